@@ -1,0 +1,6 @@
+"""Subcommands. Each module has `register(subparsers)`, which adds its parser and sets
+`handler=<function(args, ctx) -> int>` as a default. Add new modules to COMMAND_MODULES."""
+
+from types import ModuleType
+
+COMMAND_MODULES: tuple[ModuleType, ...] = ()

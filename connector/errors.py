@@ -1,0 +1,101 @@
+"""The connector's exceptions: one root, named for what the caller does about them.
+
+    ConnectorError                  anything a user may see; `str(exc)` is the one-line message
+    ├── ConfigError                 fix the configuration file or environment      (exit 2)
+    ├── QualysError                 talking to Qualys went wrong
+    │   ├── QualysAuthError         credentials refused or not permitted; never retried (exit 3)
+    │   ├── QualysUnreachableError  DNS, TLS, proxy, timeout, or retries exhausted  (exit 3 / 1)
+    │   ├── QualysRequestError      Qualys rejected what we asked (a bug or a bad filter)
+    │   └── QualysResponseError     the answer made no sense (bad XML, a paging loop)
+    ├── StoreError                  the database
+    │   ├── SchemaMismatchError     the schema is newer than this code, or not migrated
+    │   └── StoreWriteError         a record could not be written (names the record)
+    ├── ImportFileError             a scan file is unreadable or does not fit its mapping
+    ├── SyncAlreadyRunningError     another process holds this connector's sync lock (exit 4)
+    └── SyncInterruptedError        a shutdown was requested part-way through a sync
+
+Third-party exceptions (httpx, sqlalchemy, csv, expat) are translated into these at the adapter
+that meets them, with `raise ... from exc`, so nothing above the adapters needs to know them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    FAILED = 1
+    CONFIG = 2
+    QUALYS_REFUSED = 3
+    ALREADY_RUNNING = 4
+    MISMATCH = 5
+
+
+class ConnectorError(Exception):
+    """Root of every error the connector reports to a user."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+class ConfigError(ConnectorError):
+    """The configuration is invalid; `problems` lists every problem found."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid configuration ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class QualysError(ConnectorError):
+    """Talking to Qualys failed."""
+
+
+class QualysAuthError(QualysError):
+    """Qualys refused the credentials or the user lacks a permission. Never retried."""
+
+    exit_code = ExitCode.QUALYS_REFUSED
+
+
+class QualysUnreachableError(QualysError):
+    """Qualys could not be reached, or kept failing transiently until retries ran out."""
+
+    exit_code = ExitCode.QUALYS_REFUSED
+
+
+class QualysRequestError(QualysError):
+    """Qualys rejected the request itself (INVALID_REQUEST, SIMPLE_RETURN 1905, HTTP 400...)."""
+
+
+class QualysResponseError(QualysError):
+    """Qualys answered with something the connector cannot use."""
+
+
+class StoreError(ConnectorError):
+    """The database failed."""
+
+
+class SchemaMismatchError(StoreError):
+    """The database schema does not match this version of the connector."""
+
+
+class StoreWriteError(StoreError):
+    """A record could not be written; the message names it."""
+
+
+class ImportFileError(ConnectorError):
+    """A scan file could not be imported; the message names the file, line and column."""
+
+
+class SyncAlreadyRunningError(ConnectorError):
+    """Another process is syncing this connector right now."""
+
+    exit_code = ExitCode.ALREADY_RUNNING
+
+
+class SyncInterruptedError(ConnectorError):
+    """A shutdown was requested while a sync was running."""
