@@ -13,7 +13,7 @@ from connector.commands import (
     COMMAND_MODULES,
 )
 from connector.commands.context import CommandContext
-from connector.errors import ConnectorError, ExitCode
+from connector.errors import ConnectorError
 
 EXIT_CODES_HELP = """exit codes:
   0  success

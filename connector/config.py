@@ -11,7 +11,7 @@ import re
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -85,7 +85,9 @@ class QualysSettings:
     ca_bundle: str | None = None
     timeout_seconds: float = 300.0
     page_size: int = 1000
-    concurrency: int = 1  # WAS calls in flight at once during a sync (Qualys allows 2 on most tiers)
+    concurrency: int = (
+        1  # WAS calls in flight at once during a sync (Qualys allows 2 on most tiers)
+    )
     kb_batch_size: int = 300
     retry_max_attempts: int = 8
     retry_max_wait_seconds: float = 1800.0  # total time spent waiting across retries of one call
@@ -140,7 +142,7 @@ class Config:
     warnings: tuple[str, ...] = ()
 
 
-# --- the key table: section -> key -> (type, default). A contract with users: see config.example.toml.
+# The key table: section -> key -> (type, default). A user contract: see config.example.toml.
 _Spec = dict[str, dict[str, tuple[type | tuple[type, ...], Any]]]
 KEYS: _Spec = {
     "connector": {"name": (str, "qualys-was")},
@@ -207,7 +209,7 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     if problems or config is None:
         raise ConfigError(problems)
     source = str(path) if path is not None else "<environment>"
-    return Config(**{**config.__dict__, "source": source, "warnings": tuple(warnings)})
+    return replace(config, source=source, warnings=tuple(warnings))
 
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
@@ -237,9 +239,7 @@ def _merge_defaults(raw: dict[str, Any], problems: list[str]) -> dict[str, dict[
             continue
         for key, value in table.items():
             if key not in KEYS[section]:
-                problems.append(
-                    f"unknown key {section}.{key} (known: {', '.join(KEYS[section])})"
-                )
+                problems.append(f"unknown key {section}.{key} (known: {', '.join(KEYS[section])})")
                 continue
             expected, _ = KEYS[section][key]
             if not _is_type(value, expected):
@@ -258,8 +258,14 @@ def _is_type(value: Any, expected: type | tuple[type, ...]) -> bool:
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}
+    names = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
     if isinstance(expected, tuple):
         return "a number"
     return names.get(expected, expected.__name__)
@@ -281,7 +287,7 @@ def _apply_environment(
         values["qualys"]["username"] = environ["QUALYS_USERNAME"]
 
 
-def _parse_env(text: str, expected: type | tuple[type, ...]) -> Any:
+def _parse_env(text: str, expected: type | tuple[type, ...]) -> Any:  # noqa: PLR0911
     if expected is bool:
         return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(
             text.strip().lower()
@@ -362,12 +368,37 @@ def _readable_by_others(path: Path) -> bool:
 def _build(
     values: dict[str, dict[str, Any]], password: Secret | None, problems: list[str]
 ) -> Config | None:
-    q, s, sch, svc = values["qualys"], values["sync"], values["schedule"], values["service"]
-
     name = values["connector"]["name"]
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         problems.append("connector.name must be a non-empty string of at most 100 characters")
+    qualys = _build_qualys(values["qualys"], password, problems)
+    sync = _build_sync(values["sync"], problems)
+    schedule = _build_schedule(values["schedule"], problems)
+    service = _build_service(values["service"], problems)
+    url = values["database"]["url"]
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        problems.append(
+            "database.url must start with sqlite:/// or postgresql+psycopg:// "
+            f"(got {url.split(':')[0]}:...)"
+        )
+    if values["import"]["evidence_max_bytes"] < 0:
+        problems.append("import.evidence_max_bytes must not be negative")
+    if problems or qualys is None or sync is None or schedule is None or service is None:
+        return None
+    return Config(
+        connector_name=name.strip(),
+        qualys=qualys,
+        database_url=url,
+        sync=sync,
+        schedule=schedule,
+        import_=ImportSettings(evidence_max_bytes=values["import"]["evidence_max_bytes"]),
+        service=service,
+    )
 
+
+def _build_qualys(
+    q: dict[str, Any], password: Secret | None, problems: list[str]
+) -> QualysSettings | None:
     api_url = q["api_url"]
     platform = q["platform"]
     if api_url:
@@ -382,36 +413,72 @@ def _build(
     else:
         platform = str(platform).upper()
         api_url = PLATFORMS[platform]
+    checks = (
+        (not q["username"], "no Qualys username: set qualys.username or QUALYS_USERNAME"),
+        (
+            not 1 <= q["page_size"] <= 1000,
+            f"qualys.page_size {q['page_size']} is out of range 1..1000",
+        ),
+        (q["timeout_seconds"] <= 0, "qualys.timeout_seconds must be greater than 0"),
+        (
+            not 1 <= q["concurrency"] <= 8,
+            f"qualys.concurrency {q['concurrency']} is out of range 1..8",
+        ),
+        (
+            not 1 <= q["kb_batch_size"] <= 300,
+            f"qualys.kb_batch_size {q['kb_batch_size']} is out of range 1..300",
+        ),
+        (q["retry_max_attempts"] < 1, "qualys.retry_max_attempts must be at least 1"),
+        (q["retry_max_wait_seconds"] < 0, "qualys.retry_max_wait_seconds must not be negative"),
+        (
+            bool(q["proxy"]) and not re.match(r"^(https?|socks5h?)://", q["proxy"]),
+            f"qualys.proxy {q['proxy']!r} must be a URL like http://proxy:3128",
+        ),
+        (
+            bool(q["ca_bundle"]) and not Path(q["ca_bundle"]).is_file(),
+            f"qualys.ca_bundle {q['ca_bundle']} is not a readable file",
+        ),
+    )
+    problems.extend(message for failed, message in checks if failed)
+    if password is None or problems:
+        return None
+    return QualysSettings(
+        api_url=str(api_url).rstrip("/"),
+        username=q["username"],
+        password=password,
+        platform=platform,
+        proxy=q["proxy"],
+        ca_bundle=q["ca_bundle"],
+        timeout_seconds=float(q["timeout_seconds"]),
+        page_size=q["page_size"],
+        concurrency=q["concurrency"],
+        kb_batch_size=q["kb_batch_size"],
+        retry_max_attempts=q["retry_max_attempts"],
+        retry_max_wait_seconds=float(q["retry_max_wait_seconds"]),
+    )
 
-    if not q["username"]:
-        problems.append("no Qualys username: set qualys.username or QUALYS_USERNAME")
-    if not 1 <= q["page_size"] <= 1000:
-        problems.append(f"qualys.page_size {q['page_size']} is out of range 1..1000")
-    if q["timeout_seconds"] <= 0:
-        problems.append("qualys.timeout_seconds must be greater than 0")
-    if not 1 <= q["concurrency"] <= 8:
-        problems.append(f"qualys.concurrency {q['concurrency']} is out of range 1..8")
-    if not 1 <= q["kb_batch_size"] <= 300:
-        problems.append(f"qualys.kb_batch_size {q['kb_batch_size']} is out of range 1..300")
-    if q["retry_max_attempts"] < 1:
-        problems.append("qualys.retry_max_attempts must be at least 1")
-    if q["retry_max_wait_seconds"] < 0:
-        problems.append("qualys.retry_max_wait_seconds must not be negative")
-    if q["proxy"] and not re.match(r"^(https?|socks5h?)://", q["proxy"]):
-        problems.append(f"qualys.proxy {q['proxy']!r} must be a URL like http://proxy:3128")
-    if q["ca_bundle"] and not Path(q["ca_bundle"]).is_file():
-        problems.append(f"qualys.ca_bundle {q['ca_bundle']} is not a readable file")
 
+def _build_sync(s: dict[str, Any], problems: list[str]) -> SyncSettings | None:
     if s["asset_retention_days"] < 1:
         problems.append("sync.asset_retention_days must be at least 1")
     fallback = _severity_fallback(s["severity_fallback"], problems)
+    if fallback is None:
+        return None
+    return SyncSettings(
+        pull_informational=s["pull_informational"],
+        pull_knowledge_base=s["pull_knowledge_base"],
+        asset_retention_days=s["asset_retention_days"],
+        validate_after=s["validate_after"],
+        severity_fallback=fallback,
+    )
 
+
+def _build_schedule(sch: dict[str, Any], problems: list[str]) -> ScheduleSettings | None:
     match = _TIME_RE.match(sch["time"]) if isinstance(sch["time"], str) else None
     if match is None:
         problems.append(f"schedule.time {sch['time']!r} must be HH:MM in 24-hour time")
     days = [str(d).lower() for d in sch["days"]]
-    bad_days = [d for d in days if d not in WEEKDAYS]
-    if bad_days or not days:
+    if not days or any(d not in WEEKDAYS for d in days):
         problems.append(
             f"schedule.days {sch['days']!r} must be a non-empty list of {', '.join(WEEKDAYS)}"
         )
@@ -419,13 +486,15 @@ def _build(
         ZoneInfo(sch["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"schedule.timezone {sch['timezone']!r} is not a known IANA time zone")
+        return None
+    if match is None:
+        return None
+    return ScheduleSettings(
+        hour=int(match[1]), minute=int(match[2]), days=tuple(days), timezone=sch["timezone"]
+    )
 
-    url = values["database"]["url"]
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-        problems.append(
-            f"database.url must start with sqlite:/// or postgresql+psycopg:// (got {url.split(':')[0]}:...)"
-        )
 
+def _build_service(svc: dict[str, Any], problems: list[str]) -> ServiceSettings | None:
     listen = _LISTEN_RE.match(svc["listen"])
     if listen is None or not 0 < int(listen["port"]) < 65536:
         problems.append(f"service.listen {svc['listen']!r} must be HOST:PORT")
@@ -433,45 +502,13 @@ def _build(
         problems.append(f"service.log_format must be one of {', '.join(LOG_FORMATS)}")
     if str(svc["log_level"]).lower() not in LOG_LEVELS:
         problems.append(f"service.log_level must be one of {', '.join(LOG_LEVELS)}")
-    if values["import"]["evidence_max_bytes"] < 0:
-        problems.append("import.evidence_max_bytes must not be negative")
-
-    if problems or password is None or match is None or listen is None or fallback is None:
+    if listen is None:
         return None
-    return Config(
-        connector_name=name.strip(),
-        qualys=QualysSettings(
-            api_url=str(api_url).rstrip("/"),
-            username=q["username"],
-            password=password,
-            platform=platform,
-            proxy=q["proxy"],
-            ca_bundle=q["ca_bundle"],
-            timeout_seconds=float(q["timeout_seconds"]),
-            page_size=q["page_size"],
-            concurrency=q["concurrency"],
-            kb_batch_size=q["kb_batch_size"],
-            retry_max_attempts=q["retry_max_attempts"],
-            retry_max_wait_seconds=float(q["retry_max_wait_seconds"]),
-        ),
-        database_url=url,
-        sync=SyncSettings(
-            pull_informational=s["pull_informational"],
-            pull_knowledge_base=s["pull_knowledge_base"],
-            asset_retention_days=s["asset_retention_days"],
-            validate_after=s["validate_after"],
-            severity_fallback=fallback,
-        ),
-        schedule=ScheduleSettings(
-            hour=int(match[1]), minute=int(match[2]), days=tuple(days), timezone=sch["timezone"]
-        ),
-        import_=ImportSettings(evidence_max_bytes=values["import"]["evidence_max_bytes"]),
-        service=ServiceSettings(
-            host=listen["host"].strip("[]"),
-            port=int(listen["port"]),
-            log_format=svc["log_format"],
-            log_level=str(svc["log_level"]).lower(),
-        ),
+    return ServiceSettings(
+        host=listen["host"].strip("[]"),
+        port=int(listen["port"]),
+        log_format=svc["log_format"],
+        log_level=str(svc["log_level"]).lower(),
     )
 
 
@@ -499,8 +536,8 @@ def _severity_fallback(
 
 
 def config_for_tests(**overrides: Any) -> Config:
-    """A valid Config pointing at a simulator, for tests and benchmarks (no file, no environment)."""
-    qualys = {
+    """A valid Config pointing at a simulator, for tests and benchmarks (no file, no env)."""
+    qualys: dict[str, Any] = {
         "api_url": "http://127.0.0.1:9",
         "username": "sim_user",
         "password": Secret("sim-password"),
