@@ -1,0 +1,133 @@
+"""`connector sync`: run one sync now, with progress and a summary table."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from connector.commands.context import CommandContext
+from connector.errors import ConnectorError, ExitCode, QualysUnreachableError
+from connector.models import Severity
+from connector.qualys.client import QualysClient
+from connector.store.database import create_engine_for, ensure_schema
+from connector.sync import SyncReport, run_sync
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "sync",
+        help="run one sync from Qualys WAS into the database now",
+        description="Fetch every web app, finding and needed KB entry from Qualys WAS, store "
+        "them, mark findings Fixed, archive stale assets, and print a summary. Exit 0 on "
+        "success, 1 when the sync failed, 2 for configuration errors, 3 when Qualys refuses "
+        "the credentials, 4 when a sync is already running.",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="log progress lines instead of drawing bars"
+    )
+    parser.set_defaults(handler=handle)
+
+
+class RichProgress:
+    """Progress bars per phase (web apps, findings, knowledge base) on a terminal."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.tasks: dict[str, TaskID] = {}
+
+    def start(self, phase: str, total: int | None) -> None:
+        self.tasks[phase] = self.bars.add_task(phase, total=total)
+
+    def advance(self, phase: str, amount: int) -> None:
+        self.bars.advance(self.tasks[phase], amount)
+
+
+class LogProgress:
+    """One log line per page when there is no terminal."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int | None] = {}
+
+    def start(self, phase: str, total: int | None) -> None:
+        self.done[phase] = 0
+        self.totals[phase] = total
+        log.info("%s: starting%s", phase, f" ({total} expected)" if total is not None else "")
+
+    def advance(self, phase: str, amount: int) -> None:
+        self.done[phase] += amount
+        total = self.totals[phase]
+        log.info("%s: %d%s", phase, self.done[phase], f"/{total}" if total is not None else "")
+
+
+def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
+    config = ctx.config()
+    console = Console(file=ctx.stdout)
+    engine = create_engine_for(config.database_url)
+    try:
+        ensure_schema(engine)
+        with QualysClient(config.qualys) as client:
+            if console.is_terminal and not args.no_progress:
+                columns = (TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn())
+                with Progress(*columns, console=console, transient=True) as bars:
+                    report = run_sync(config, engine, client, progress=RichProgress(bars))
+            else:
+                report = run_sync(config, engine, client, progress=LogProgress())
+    except QualysUnreachableError as exc:
+        print(f"error: sync failed: {exc}", file=ctx.stderr)
+        return int(ExitCode.FAILED)
+    except ConnectorError as exc:
+        if exc.exit_code == ExitCode.FAILED:
+            print(f"error: sync failed: {exc}", file=ctx.stderr)
+            return int(ExitCode.FAILED)
+        raise
+    finally:
+        engine.dispose()
+    print_summary(console, report)
+    return int(ExitCode.OK)
+
+
+def print_summary(console: Console, report: SyncReport) -> None:
+    c = report.counts
+    table = Table(title=f"sync {report.run_id} {report.outcome.value} in {report.duration_seconds:.1f}s")
+    for column in ("", "created", "updated", "unchanged", "fixed", "archived"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row(
+        "assets",
+        str(c.assets_created),
+        str(c.assets_updated),
+        str(c.assets_unchanged),
+        "",
+        str(c.assets_archived),
+    )
+    table.add_row(
+        "findings",
+        str(c.findings_created),
+        str(c.findings_updated),
+        str(c.findings_unchanged),
+        str(c.findings_fixed_by_qualys + c.findings_fixed_absent),
+        "",
+    )
+    console.print(table)
+    severities = Table(title="findings fetched by severity")
+    for label in reversed(Severity):
+        severities.add_column(label.value, justify="right")
+    severities.add_row(*(str(c.by_severity.get(s.value, 0)) for s in reversed(Severity)))
+    console.print(severities)
+    console.print(
+        f"fixed by Qualys status: {c.findings_fixed_by_qualys}, absent from Qualys: "
+        f"{c.findings_fixed_absent}, reopened: {c.findings_reopened}, assets reactivated: "
+        f"{c.assets_reactivated}; KB entries fetched: {c.kb_fetched} (unknown QIDs: "
+        f"{c.kb_unknown}); API calls: {report.api_calls}, retries: {report.retries}"
+    )
+    for reason, count in sorted(c.skipped.items()):
+        console.print(f"skipped {count}: {reason}")
+    for warning in c.warnings:
+        console.print(f"warning: {warning}")
