@@ -132,7 +132,7 @@ def run_sync(
     stop: threading.Event | None = None,
     progress: SyncProgress | None = None,
 ) -> SyncReport:
-    """Run one complete sync under the connector's sync lock; raises on failure after recording it."""
+    """Run one complete sync under the connector's sync lock; on failure, record it and raise."""
     with sync_lock(engine, config.connector_name):
         return _Sync(config, engine, client, clock, stop or threading.Event(), progress).run()
 
@@ -171,7 +171,12 @@ class _Sync:
         with self.engine.begin() as conn:
             repo.abandon_stale_runs(conn, self.name, now=started)
             self.run_id = repo.start_run(
-                conn, self.name, RunKind.SYNC, now=started, host=socket.gethostname(), pid=os.getpid()
+                conn,
+                self.name,
+                RunKind.SYNC,
+                now=started,
+                host=socket.gethostname(),
+                pid=os.getpid(),
             )
             self.kb_cvss = repo.load_weakness_cvss(conn, self.name)
         log.info("sync %d started", self.run_id)
@@ -482,9 +487,9 @@ def _prefetch(
         while not cancelled.is_set():
             try:
                 pages.put(item, timeout=1.0)
-                return True
             except queue.Full:
                 continue
+            return True
         return False
 
     def produce(make: Callable[[], Iterator[Page]]) -> None:
@@ -492,7 +497,7 @@ def _prefetch(
             for page in make():
                 if abort.is_set() or not put(page):
                     return
-        except BaseException as exc:  # handed to the consumer, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             put(exc)
             return
         put(_DONE)
