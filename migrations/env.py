@@ -1,0 +1,56 @@
+"""Alembic environment: runs migrations on the connection the connector hands over, or on the URL.
+
+`connector.store.database.upgrade()` passes its own Connection in `config.attributes["connection"]`;
+the `alembic` CLI (top-level alembic.ini) gets the URL from `-x url=...`, `$CONNECTOR_DATABASE_URL`
+or `sqlalchemy.url`. Offline (`--sql`) mode is not supported: migrations run against a database.
+"""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from connector.store.database import create_engine_for
+from connector.store.schema import metadata
+
+config = context.config
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def url_from_cli() -> str:
+    url = (
+        context.get_x_argument(as_dictionary=True).get("url")
+        or os.environ.get("CONNECTOR_DATABASE_URL")
+        or config.get_main_option("sqlalchemy.url")
+    )
+    if not url:
+        raise SystemExit("no database: pass -x url=... or set CONNECTOR_DATABASE_URL")
+    return url
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported; run against a database")
+
+given = config.attributes.get("connection")
+if given is not None:
+    run(given)
+else:
+    engine = create_engine_for(url_from_cli())
+    try:
+        with engine.connect() as conn:
+            run(conn)
+            conn.commit()
+    finally:
+        engine.dispose()
