@@ -1,0 +1,10 @@
+"""The Qualys adapter: WAS v3.0 and KnowledgeBase calls over HTTP, decoded from XML.
+
+Never imports the store. Public surface: QualysClient, Page, KbResult, Criterion, CallStats.
+"""
+
+from connector.qualys.client import KbResult, Page, QualysClient
+from connector.qualys.requests import Criterion
+from connector.qualys.stats import CallStats
+
+__all__ = ["CallStats", "Criterion", "KbResult", "Page", "QualysClient"]
