@@ -3,4 +3,6 @@
 
 from types import ModuleType
 
-COMMAND_MODULES: tuple[ModuleType, ...] = ()
+from connector.commands import db
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (db,)
