@@ -124,3 +124,37 @@ def _stream(conn: Connection, query: sa.Select[Any]) -> Iterator[dict[str, Any]]
         raise StoreError(
             f"export query failed: {exc.__class__.__name__}: {exc.orig or exc}"
         ) from exc
+
+
+def asset_overview(conn: Connection, connector: str) -> dict[str, tuple[str | None, str]]:
+    """Every asset of the connector: key -> (name, state)."""
+    query = sa.select(assets.c.key, assets.c.name, assets.c.state).where(
+        assets.c.connector == connector
+    )
+    try:
+        return {row.key: (row.name, row.state) for row in conn.execute(query)}
+    except SQLAlchemyError as exc:
+        raise StoreError(f"reading assets failed: {exc.__class__.__name__}") from exc
+
+
+def active_finding_counts(
+    conn: Connection,
+    connector: str,
+    *,
+    types: Collection[str] | None = None,
+    qualys_statuses: Collection[str] | None = None,
+) -> dict[str, int]:
+    """Active findings per asset key, optionally only of these types and Qualys statuses."""
+    query = (
+        sa.select(findings.c.asset_key, sa.func.count())
+        .where(findings.c.connector == connector, findings.c.status == "Active")
+        .group_by(findings.c.asset_key)
+    )
+    if types is not None:
+        query = query.where(findings.c.type.in_(list(types)))
+    if qualys_statuses is not None:
+        query = query.where(findings.c.qualys_status.in_(list(qualys_statuses)))
+    try:
+        return dict(conn.execute(query).tuples().all())
+    except SQLAlchemyError as exc:
+        raise StoreError(f"counting findings failed: {exc.__class__.__name__}") from exc

@@ -1,0 +1,63 @@
+"""`connector validate`: compare Qualys' counts with the store; exit 5 on any mismatch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from connector.commands.context import CommandContext
+from connector.errors import ExitCode
+from connector.qualys.client import QualysClient
+from connector.store.database import create_engine_for, ensure_schema
+from connector.validate import ValidationReport, validate
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "validate",
+        help="compare Qualys' web app and open-finding counts with the store",
+        description="Counts web apps in Qualys against active assets, and per web application "
+        "Qualys' open findings (NEW/ACTIVE/REOPENED, the sync's type filter) against stored "
+        "Active findings. Prints every mismatch with its likely cause. Exit 0 when they "
+        "match, 5 when not.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
+    config = ctx.config()
+    engine = create_engine_for(config.database_url)
+    try:
+        ensure_schema(engine)
+        with QualysClient(config.qualys) as client:
+            report = validate(config, engine, client)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2), file=ctx.stdout)
+    else:
+        print_report(Console(file=ctx.stdout), report)
+    return int(ExitCode.OK if report.ok else ExitCode.MISMATCH)
+
+
+def print_report(console: Console, report: ValidationReport) -> None:
+    console.print(
+        f"web apps in Qualys: {report.webapps_qualys}, active assets stored: "
+        f"{report.assets_active}; web apps compared: {report.webapps_checked}"
+    )
+    if report.ok:
+        console.print("counts match")
+    else:
+        table = Table(title=f"{len(report.mismatches)} mismatch(es)")
+        for column in ("scope", "name", "Qualys", "stored", "likely cause"):
+            table.add_column(column, justify="right" if column in ("Qualys", "stored") else "left")
+        for m in report.mismatches:
+            table.add_row(m.scope, m.name or "", str(m.qualys), str(m.stored), m.cause)
+        console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}")
