@@ -3,6 +3,6 @@
 
 from types import ModuleType
 
-from connector.commands import db
+from connector.commands import db, export, sync, validate
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (db,)
+COMMAND_MODULES: tuple[ModuleType, ...] = (db, sync, export, validate)
