@@ -120,7 +120,7 @@ def _check_connector(connector: str) -> None:
 def _check_lengths(label: str, row: Mapping[str, Any], limits: list[tuple[str, int]]) -> None:
     """PostgreSQL enforces VARCHAR lengths and SQLite does not: check here, the same everywhere."""
     for name, limit in limits:
-        value = row[name]
+        value = row.get(name)
         if value is not None and len(value) > limit:
             raise StoreWriteError(
                 f"{label}: value too long for {name} ({len(value)} > {limit} characters)"
@@ -320,7 +320,7 @@ def count_assets(conn: Connection, connector: str) -> dict[str, int]:
         .group_by(assets.c.state)
     )
     with _reading("counting assets"):
-        return dict(conn.execute(query).tuples().all())
+        return dict(conn.execute(query).all())
 
 
 # --- findings -----------------------------------------------------------------------------------
@@ -623,7 +623,7 @@ def count_findings(
         ).where(assets.c.state == AssetState.ACTIVE.value)
     query = query.group_by(findings.c.status, findings.c.severity)
     with _reading("counting findings"):
-        return {(status, severity): n for status, severity, n in conn.execute(query).tuples()}
+        return {(row[0], row[1]): row[2] for row in conn.execute(query)}
 
 
 def count_active_findings_by_asset(conn: Connection, connector: str) -> dict[str, int]:
@@ -634,7 +634,7 @@ def count_active_findings_by_asset(conn: Connection, connector: str) -> dict[str
         .group_by(findings.c.asset_key)
     )
     with _reading("counting active findings per asset"):
-        return dict(conn.execute(query).tuples().all())
+        return dict(conn.execute(query).all())
 
 
 # --- weaknesses (the Knowledge Base) ------------------------------------------------------------
@@ -646,7 +646,7 @@ def load_weakness_cvss(conn: Connection, connector: str) -> dict[int, float | No
         weaknesses.c.connector == connector
     )
     with _reading("loading weakness scores"):
-        return dict(conn.execute(query).tuples().all())
+        return dict(conn.execute(query).all())
 
 
 def upsert_weaknesses(
