@@ -3,6 +3,6 @@
 
 from types import ModuleType
 
-from connector.commands import connectivity, db, export, sync, validate
+from connector.commands import connectivity, db, export, simulate, sync, validate
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (connectivity, db, sync, export, validate)
+COMMAND_MODULES: tuple[ModuleType, ...] = (connectivity, db, sync, export, validate, simulate)
