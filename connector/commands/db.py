@@ -29,16 +29,16 @@ def register(sub: Any) -> None:
     up = db_sub.add_parser(
         "upgrade",
         help="migrate the database schema to this connector's version",
-        description="Apply every pending migration in one transaction; a database already at "
-        "this connector's version is left alone. Refuses a database migrated by a newer "
+        description="Apply every pending schema migration in one transaction; a database "
+        "already at this connector's version is left alone. Refuses a database migrated by a newer "
         f"connector (exit {int(ExitCode.FAILED)}).",
     )
     up.set_defaults(handler=handle_upgrade)
     current = db_sub.add_parser(
         "current",
         help="show the database's schema revision and whether it is up to date",
-        description="Print the revision the database is at, this connector's newest revision, "
-        "and what that means. Exit 0 when up to date, 1 otherwise.",
+        description="Print the schema revision the database is at, this connector's newest "
+        "revision, and what that means. Exit 0 when up to date, 1 otherwise.",
     )
     current.set_defaults(handler=handle_current)
 

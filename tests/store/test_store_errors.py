@@ -1,0 +1,91 @@
+"""Bad input fails the caller's transaction with a StoreWriteError naming the record; nothing is left."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+from storefactories import CONNECTOR, NOW, asset, finding, rows, start_run
+
+from connector.errors import StoreError, StoreWriteError
+from connector.store import repository as repo
+from connector.store.schema import assets, finding_events, findings
+
+
+def _fails_whole_transaction(engine: Engine, bad: list[object], match: str) -> StoreWriteError:
+    run = start_run(engine)
+
+    def transaction() -> None:
+        with engine.begin() as conn:
+            repo.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+            repo.upsert_findings(
+                conn, CONNECTOR, [finding("1"), finding("2")], run_id=run, now=NOW, reason="ok"
+            )
+            repo.upsert_findings(conn, CONNECTOR, bad, run_id=run, now=NOW, reason="bad")  # type: ignore[arg-type]
+
+    with pytest.raises(StoreWriteError, match=match) as caught:
+        transaction()
+    assert rows(engine, assets) == []
+    assert rows(engine, findings) == []
+    assert rows(engine, finding_events) == []
+    return caught.value
+
+
+def test_value_too_long_names_the_record(engine: Engine) -> None:
+    """A key longer than its column is refused, naming finding and asset, on every dialect."""
+    error = _fails_whole_transaction(
+        engine,
+        [finding("3"), finding("4", unique_id="u" * 65)],
+        match=r"^finding 4 of asset 1: value too long for unique_id \(65 > 64 characters\)$",
+    )
+    assert isinstance(error, StoreError)
+
+
+def test_finding_of_a_missing_asset_names_the_record(engine: Engine) -> None:
+    """A finding whose asset is not stored is refused before anything of its batch is written."""
+    _fails_whole_transaction(
+        engine,
+        [finding("3"), finding("4", asset_key="404")],
+        match=r"^finding 4 of asset 404: asset 404 is not in the store",
+    )
+
+
+def test_database_errors_are_translated_and_name_the_batch(engine: Engine) -> None:
+    """A constraint the store does not pre-check (NOT NULL) still surfaces as StoreWriteError."""
+    error = _fails_whole_transaction(
+        engine,
+        [finding("3"), finding("4", name=None)],
+        match=r"^writing 2 findings \(first: finding 3 of asset 1\): .*(null|NULL)",
+    )
+    assert error.__cause__ is not None
+
+
+def test_naive_datetimes_are_refused(engine: Engine) -> None:
+    """A timezone-naive datetime is a StoreWriteError, not silently stored as local time."""
+    _fails_whole_transaction(
+        engine,
+        [finding("3", last_seen=datetime(2025, 1, 1))],  # naive: the point of the test
+        match="naive datetime",
+    )
+
+
+def test_events_need_an_existing_run(engine: Engine) -> None:
+    """Writing findings under a run id that does not exist is refused with a clear message."""
+
+    def transaction() -> None:
+        with engine.begin() as conn:
+            repo.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+            repo.upsert_findings(conn, CONNECTOR, [finding("1")], run_id=999, now=NOW, reason="r")
+
+    with pytest.raises(StoreWriteError, match=r"^run 999 does not exist"):
+        transaction()
+
+
+def test_too_long_asset_fields_are_refused(engine: Engine) -> None:
+    """Asset keys are length-checked too, naming the asset."""
+    with (
+        pytest.raises(StoreWriteError, match=r"^asset k+: value too long for key"),
+        engine.begin() as conn,
+    ):
+        repo.upsert_assets(conn, CONNECTOR, [asset("k" * 201)], now=NOW)
