@@ -222,6 +222,10 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"config file {path} is not readable by this user: fix its permissions")
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"config file {path} is not valid TOML: {exc}")
+    except UnicodeDecodeError as exc:
+        problems.append(f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except OSError as exc:  # a directory, an I/O error...
+        problems.append(f"config file {path} cannot be read: {exc.strerror or exc}")
     return {}
 
 
@@ -322,15 +326,27 @@ def _resolve_password(
     warnings: list[str],
 ) -> Secret | None:
     qualys = values["qualys"]
+    in_file = raw.get("qualys", {}).get("password") if isinstance(raw.get("qualys"), dict) else None
+    if in_file:
+        warnings.append(
+            "qualys.password is written in the config file: prefer QUALYS_PASSWORD or "
+            "qualys.password_file"
+        )
+        if path is not None and _readable_by_others(path):
+            warnings.append(
+                f"config file {path} holds a password and is readable by other users: "
+                f"chmod 600 {path}"
+            )
     if environ.get("QUALYS_PASSWORD"):
         return Secret(environ["QUALYS_PASSWORD"])
     if qualys["password_file"]:
         secret_path = Path(qualys["password_file"])
         try:
             text = secret_path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             problems.append(
-                f"qualys.password_file {secret_path} cannot be read ({exc.strerror}): "
+                f"qualys.password_file {secret_path} cannot be read ({why}): "
                 "mount the secret there or fix its permissions"
             )
             return None
@@ -339,16 +355,6 @@ def _resolve_password(
             return None
         return Secret(text)
     if qualys["password"]:
-        if "password" in raw.get("qualys", {}):
-            warnings.append(
-                "qualys.password is written in the config file: prefer QUALYS_PASSWORD or "
-                "qualys.password_file"
-            )
-            if path is not None and _readable_by_others(path):
-                warnings.append(
-                    f"config file {path} holds a password and is readable by other users: "
-                    f"chmod 600 {path}"
-                )
         return Secret(str(qualys["password"]))
     problems.append(
         "no Qualys password: set QUALYS_PASSWORD or qualys.password_file "
@@ -484,7 +490,7 @@ def _build_schedule(sch: dict[str, Any], problems: list[str]) -> ScheduleSetting
         )
     try:
         ZoneInfo(sch["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory like "America"
         problems.append(f"schedule.timezone {sch['timezone']!r} is not a known IANA time zone")
         return None
     if match is None:
