@@ -40,6 +40,7 @@ from connector.mapping import (
 from connector.models import (
     Asset,
     Finding,
+    FindingStatus,
     Rejected,
     RunKind,
     RunOutcome,
@@ -96,13 +97,13 @@ class SyncCounts:
     kb_calls: int = 0
     severity_rederived: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    by_severity: Counter[str] = field(default_factory=Counter)  # of findings fetched
+    active_by_severity: Counter[str] = field(default_factory=Counter)  # after the sync
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["skipped"] = dict(self.skipped)
-        data["by_severity"] = dict(self.by_severity)
+        data["active_by_severity"] = dict(self.active_by_severity)
         data["warnings"] = list(self.warnings)
         return data
 
@@ -319,7 +320,6 @@ class _Sync:
             self.seen_findings.add(finding.key)
             if finding.qid is not None:
                 self.seen_qids.add(finding.qid)
-            self.counts.by_severity[finding.severity.value] += 1
             if finding.last_seen is not None:
                 current = self.latest_test.get(finding.asset_key)
                 if current is None or finding.last_seen > current:
@@ -452,6 +452,9 @@ class _Sync:
             self.counts.findings_fixed_absent = len(fixed)
             self.counts.assets_archived = len(archived)
             self.counts.assets_reactivated = len(reactivated)
+            for (status, severity), number in repo.count_findings(conn, self.name).items():
+                if status == FindingStatus.ACTIVE.value:
+                    self.counts.active_by_severity[severity] += number
             self._record_end(RunOutcome.SUCCEEDED, error=None, conn=conn)
         log.info(
             "sync %d finished: %d findings fetched, %d created, %d updated, %d fixed, "

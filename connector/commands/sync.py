@@ -96,7 +96,9 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def print_summary(console: Console, report: SyncReport) -> None:
     c = report.counts
-    table = Table(title=f"sync {report.run_id} {report.outcome.value} in {report.duration_seconds:.1f}s")
+    table = Table(
+        title=f"sync {report.run_id} {report.outcome.value} in {report.duration_seconds:.1f}s"
+    )
     for column in ("", "created", "updated", "unchanged", "fixed", "archived"):
         table.add_column(column, justify="right" if column else "left")
     table.add_row(
@@ -116,10 +118,10 @@ def print_summary(console: Console, report: SyncReport) -> None:
         "",
     )
     console.print(table)
-    severities = Table(title="findings fetched by severity")
+    severities = Table(title="Active findings by severity (archived assets left out)")
     for label in reversed(Severity):
         severities.add_column(label.value, justify="right")
-    severities.add_row(*(str(c.by_severity.get(s.value, 0)) for s in reversed(Severity)))
+    severities.add_row(*(str(c.active_by_severity.get(s.value, 0)) for s in reversed(Severity)))
     console.print(severities)
     console.print(
         f"fixed by Qualys status: {c.findings_fixed_by_qualys}, absent from Qualys: "

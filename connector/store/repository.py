@@ -40,7 +40,7 @@ from connector.store.schema import (
     sync_runs,
     weaknesses,
 )
-from connector.store.upsert import chunks, upsert
+from connector.store.upsert import chunks, insert_many, upsert
 
 _HASH_VERSION = b"1"  # bump when the hashed fields change: every row is then rewritten once
 _ACTIVE = FindingStatus.ACTIVE.value
@@ -235,6 +235,7 @@ def upsert_assets(
             conflict=("connector", "key"),
             update=_ASSET_UPDATE,
             set_extra=_keep_latest_observed,
+            describe=lambda row: f"asset {row['key']}",
         )
         for chunk in chunks(untouched):
             conn.execute(
@@ -327,7 +328,8 @@ def count_assets(conn: Connection, connector: str) -> dict[str, int]:
 
 
 def _finding_values(f: Finding) -> tuple[dict[str, Any], str]:
-    cwes, owasp, wasc, ports = list(f.cwes), list(f.owasp), list(f.wasc), list(f.ports)
+    # tuples serialise as JSON arrays (and, hashable, let the JSON conversion be cached)
+    cwes, owasp, wasc, ports = tuple(f.cwes), tuple(f.owasp), tuple(f.wasc), tuple(f.ports)
     status, severity, source = str(f.status), str(f.severity), str(f.severity_source)
     values = {
         "key": f.key,
@@ -396,6 +398,14 @@ _FINDING_UPDATE = tuple(
 
 def _label(f: Finding) -> str:
     return f"finding {f.key} of asset {f.asset_key}"
+
+
+def _describe_finding_row(row: Mapping[str, Any]) -> str:
+    return f"finding {row['key']} of asset {row['asset_key']}"
+
+
+def _describe_event_row(row: Mapping[str, Any]) -> str:
+    return f"event of finding {row['finding_key']}"
 
 
 def _check_assets_exist(conn: Connection, connector: str, batch: Mapping[str, Finding]) -> None:
@@ -486,9 +496,15 @@ def upsert_findings(
     if events:
         _check_run_exists(conn, run_id)
     with _writing(f"writing {len(rows)} findings (first: {_label(batch[rows[0]['key']])})"):
-        upsert(conn, findings, rows, conflict=("connector", "key"), update=_FINDING_UPDATE)
-        if events:
-            conn.execute(sa.insert(finding_events), events)
+        upsert(
+            conn,
+            findings,
+            rows,
+            conflict=("connector", "key"),
+            update=_FINDING_UPDATE,
+            describe=_describe_finding_row,
+        )
+        insert_many(conn, finding_events, events, describe=_describe_event_row)
     return result
 
 
@@ -502,9 +518,11 @@ def mark_absent_fixed(
     reason: str,
     source: str | None = "api",
     asset_keys: Collection[str] | None = None,
+    types: Collection[str] | None = None,
 ) -> list[str]:
-    """Every Active finding (of `source`, and of `asset_keys` when given) not in `seen_keys`
-    becomes Fixed with an event; their content hash is cleared so a reappearance is rewritten.
+    """Every Active finding (of `source`, of `asset_keys` and `types` when given) not in
+    `seen_keys` becomes Fixed with an event; their content hash is cleared so a reappearance is
+    rewritten. `types` keeps findings of types that were not fetched out of it.
     Returns the keys fixed. Active keys are streamed and diffed in Python, updates are batched."""
     seen = seen_keys if isinstance(seen_keys, set | frozenset) else set(seen_keys)
     base = sa.select(findings.c.key).where(
@@ -512,6 +530,8 @@ def mark_absent_fixed(
     )
     if source is not None:
         base = base.where(findings.c.source == source)
+    if types is not None:
+        base = base.where(findings.c.type.in_(list(types)))
     if asset_keys is None:
         queries = [base]
     else:
@@ -551,8 +571,7 @@ def mark_absent_fixed(
             }
             for key in absent
         ]
-        for batch in chunks(events, 5000):
-            conn.execute(sa.insert(finding_events), list(batch))
+        insert_many(conn, finding_events, events, describe=_describe_event_row)
     return absent
 
 
@@ -703,7 +722,14 @@ def upsert_weaknesses(
     first = rows[0]["qid"] if rows else (unknown[0] if unknown else "-")
     with _writing(f"writing {len(rows) + len(blanks)} weaknesses (first: QID {first})"):
         update = [c.name for c in weaknesses.columns if c.name not in ("connector", "qid")]
-        upsert(conn, weaknesses, rows, conflict=("connector", "qid"), update=update)
+        upsert(
+            conn,
+            weaknesses,
+            rows,
+            conflict=("connector", "qid"),
+            update=update,
+            describe=lambda row: f"weakness QID {row['qid']}",
+        )
         upsert(conn, weaknesses, blanks, conflict=("connector", "qid"), update=())
     return len(rows) + len(blanks)
 
