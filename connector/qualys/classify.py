@@ -44,6 +44,7 @@ class Outcome:
     message: str = ""  # the Qualys error text, or why the table decided
     code: str | None = None  # QPS responseCode or SIMPLE_RETURN CODE
     status: int = 200
+    qualys_text: str = ""  # Qualys' own words (errorMessage/errorResolution or TEXT), if any
 
     @property
     def transient(self) -> bool:
@@ -130,7 +131,7 @@ def classify(
             note = rule.note.format(status=status)
             message = ": ".join(part for part in (note, signals.text) if part)
             wait = signals.wait_seconds if rule.kind is _RETRY else None
-            return Outcome(rule.kind, wait, message, code, status)
+            return Outcome(rule.kind, wait, message, code, status, signals.text)
     raise AssertionError("the last row of TABLE matches everything")  # pragma: no cover
 
 
@@ -176,7 +177,8 @@ def extract_signals(headers: Mapping[str, str], doc: Mapping[str, Any] | None) -
         or body_wait
         or _retry_after(headers.get("retry-after"))
     )
-    return Signals(code=code, text=" ".join(text_parts), wait_seconds=wait)
+    text = ". ".join(part.rstrip(".") for part in text_parts) + "." if text_parts else ""
+    return Signals(code=code, text=text, wait_seconds=wait)
 
 
 def _text(value: Any) -> str | None:

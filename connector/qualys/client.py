@@ -345,7 +345,8 @@ class QualysClient:
             self._kb_limiter.set_limit(int(text))
 
     def _failure(self, outcome: Outcome, method: str, url: str) -> Exception:
-        said = f"{outcome.message} (HTTP {outcome.status}" + (
+        words = outcome.qualys_text if outcome.kind is OutcomeKind.AUTH else ""
+        said = f"{words or outcome.message} (HTTP {outcome.status}" + (
             f", {outcome.code})" if outcome.code else ")"
         )
         user = self.settings.username
