@@ -3,6 +3,18 @@
 
 from types import ModuleType
 
-from connector.commands import connectivity, db, export, simulate, sync, validate
+from connector.commands import connectivity, db, export, serve, simulate, sync, validate
+from connector.commands import importing, mappings, scans
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (connectivity, db, sync, export, validate, simulate)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    connectivity,
+    db,
+    sync,
+    export,
+    validate,
+    simulate,
+    serve,
+    importing,
+    mappings,
+    scans,
+)

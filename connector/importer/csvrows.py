@@ -1,0 +1,54 @@
+"""CSV records over streamed text lines, each with the line it starts on; csv errors translated."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from connector.errors import ImportFileError
+from connector.importer.textlines import TextLines
+
+# A cell larger than this is an error, not a memory blow-up (the csv default is 128 KiB, too small
+# for real response evidence; unlimited would let one hostile cell take all memory).
+MAX_CELL_CHARS = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRecord:
+    line_no: int  # the physical line the record starts on (1-based)
+    cells: list[str]
+
+
+def csv_records(lines: TextLines) -> Iterator[CsvRecord]:
+    """Every non-blank record of the file, in order, without loading the file."""
+    if csv.field_size_limit() != MAX_CELL_CHARS:
+        csv.field_size_limit(MAX_CELL_CHARS)
+    reader = csv.reader(lines, strict=True)
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFileError(_describe(lines, start, str(exc))) from exc
+        line_no = start
+        start = reader.line_num + 1
+        if cells and any(cells):
+            yield CsvRecord(line_no, cells)
+
+
+def _describe(lines: TextLines, start: int, problem: str) -> str:
+    where = f"{lines.path}: line {start}"
+    if "unexpected end of data" in problem:
+        return (
+            f"{where}: the file ends inside a quoted cell: it looks truncated; "
+            "export the report again"
+        )
+    if "field larger than field limit" in problem:
+        return (
+            f"{where}: a cell is larger than {MAX_CELL_CHARS} characters: "
+            "this importer refuses cells that large; check that the file is a scan report"
+        )
+    return f"{where}: not valid CSV ({problem}): check that the file is a CSV export"
