@@ -63,6 +63,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# A mapping key whose value is a credential whatever it looks like.
+_SECRET_KEY = re.compile(r"(?i)^(password|passwd|pwd|secret|token|authorization|api[_-]?key)$")
+
+
 class Redactor:
     """Masks registered secret values and credential-shaped text in strings."""
 
@@ -109,7 +113,10 @@ class Redactor:
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, dict):
-            return {str(k): self.redact_value(v) for k, v in value.items()}
+            return {
+                str(k): MASK if _SECRET_KEY.search(str(k)) else self.redact_value(v)
+                for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.redact_value(v) for v in value]
         if value is None or isinstance(value, bool | int | float):

@@ -21,7 +21,7 @@ from connector.qualys.client import QualysClient
 from connector.service.health import HealthServer, store_readiness
 from connector.service.metrics import ServiceMetrics
 from connector.service.scheduler import Daemon
-from connector.service.shutdown import DEFAULT_GRACE_SECONDS, run_until_signalled
+from connector.service.shutdown import DEFAULT_GRACE_SECONDS, SignalWatch, run_until_signalled
 from connector.store import repository as repo
 from connector.store.database import create_engine_for, ensure_schema
 from connector.sync import SyncReport, run_sync
@@ -103,11 +103,14 @@ def serve(
         metrics=metrics,
         readiness=store_readiness(engine, daemon.state),
     )
-    server.start()
+    watch = SignalWatch()
+    watch.install()
     try:
+        server.start()
         daemon.start(run_now=run_now)
-        return run_until_signalled(daemon, grace=grace)
+        return run_until_signalled(daemon, grace=grace, watch=watch)
     finally:
+        watch.restore()
         server.stop()
 
 

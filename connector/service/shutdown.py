@@ -35,6 +35,9 @@ class SignalWatch:
         self._previous: dict[signal.Signals, Any] = {}
 
     def install(self) -> None:
+        """Start counting; install it before starting work, so no early signal kills the process."""
+        if self._previous:
+            return
         for signum in self.signals:
             self._previous[signum] = signal.signal(signum, self._handle)
 

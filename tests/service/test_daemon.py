@@ -88,7 +88,9 @@ def test_now_runs_one_sync_at_start_and_records_success(make_daemon: Callable[..
     assert sync.calls == 1
     assert runs(daemon.metrics, "succeeded") == 1
     assert daemon.state.last_success_at == NOW
-    timestamp = daemon.metrics.registry.get_sample_value("qualys_was_last_success_timestamp_seconds")
+    timestamp = daemon.metrics.registry.get_sample_value(
+        "qualys_was_last_success_timestamp_seconds"
+    )
     assert timestamp == NOW.timestamp()
 
 

@@ -109,7 +109,10 @@ def test_waiting_acquires_once_the_holder_finishes(engine: Engine, holder: Holde
 
 def test_waiting_gives_up_after_the_timeout(engine: Engine, holder: Holder) -> None:
     """wait=True with a timeout still refuses when the holder keeps the lock."""
-    with pytest.raises(SyncAlreadyRunningError), sync_lock(engine, CONNECTOR, wait=True, timeout=0.3):
+    with (
+        pytest.raises(SyncAlreadyRunningError),
+        sync_lock(engine, CONNECTOR, wait=True, timeout=0.3),
+    ):
         pass
 
 
@@ -180,8 +183,9 @@ def test_stale_heartbeat_is_taken_over(sqlite_engine: Engine) -> None:
 def test_fresh_row_from_another_host_is_respected(sqlite_engine: Engine) -> None:
     """SQLite: a row from another host with a recent heartbeat still holds the lock."""
     _plant_row(sqlite_engine, host="elsewhere", pid=1, heartbeat_age=timedelta(seconds=5))
-    with pytest.raises(SyncAlreadyRunningError, match="pid 1 on elsewhere"), sync_lock(
-        sqlite_engine, CONNECTOR, stale_after=120
+    with (
+        pytest.raises(SyncAlreadyRunningError, match="pid 1 on elsewhere"),
+        sync_lock(sqlite_engine, CONNECTOR, stale_after=120),
     ):
         pass
 

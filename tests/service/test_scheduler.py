@@ -88,7 +88,7 @@ def test_fall_back_runs_once_on_the_repeated_wall_time() -> None:
 def test_next_runs_refuses_a_naive_datetime() -> None:
     """A naive time has no meaning across zones: next_runs refuses it."""
     with pytest.raises(ValueError, match="timezone-aware"):
-        next_runs(ScheduleSettings(), datetime(2025, 1, 1), 1)  # noqa: DTZ001
+        next_runs(ScheduleSettings(), datetime(2025, 1, 1), 1)
 
 
 def test_trigger_uses_the_schedule_zone() -> None:

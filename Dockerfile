@@ -1,0 +1,39 @@
+# The Qualys WAS connector as a container: `connector serve` with scheduled syncs and
+# /healthz, /readyz and /metrics on port 9108. See deploy/README-deployment.md.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Install the package from the copied source, exactly as the README says.
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY connector/ connector/
+COPY migrations/ migrations/
+RUN pip install .
+
+# Run as an unprivileged user; /data holds the SQLite database.
+RUN useradd --create-home --uid 10001 --user-group connector \
+    && mkdir -p /data /etc/connector \
+    && chown connector:connector /data
+
+# Configuration: a mounted config.toml, overridden by environment variables. The password comes
+# from $QUALYS_PASSWORD or the mounted secret file /run/secrets/qualys_password.
+ENV CONNECTOR_CONFIG=/etc/connector/config.toml \
+    CONNECTOR_DATABASE_URL=sqlite:////data/connector.db \
+    CONNECTOR_SERVICE_LISTEN=0.0.0.0:9108 \
+    CONNECTOR_SERVICE_LOG_FORMAT=json \
+    CONNECTOR_QUALYS_PASSWORD_FILE=/run/secrets/qualys_password
+
+USER connector
+WORKDIR /data
+VOLUME /data
+EXPOSE 9108
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=4)"]
+
+ENTRYPOINT ["connector"]
+CMD ["serve"]
