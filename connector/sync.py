@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
@@ -286,7 +287,7 @@ class _Sync:
             # A web app created after the listing is in no group: its findings come next sync.
             streams = [[type_filter, Criterion("webApp.id", "IN", ",".join(g))] for g in groups]
         return _prefetch(
-            [lambda s=s: self.client.iter_finding_pages(s, verbose=True) for s in streams],
+            [partial(self.client.iter_finding_pages, s, verbose=True) for s in streams],
             depth=2 * len(streams),
             abort=self.stop,
         )

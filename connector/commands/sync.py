@@ -119,9 +119,10 @@ def print_summary(console: Console, report: SyncReport) -> None:
     )
     console.print(table)
     severities = Table(title="Active findings by severity (archived assets left out)")
-    for label in reversed(Severity):
-        severities.add_column(label.value, justify="right")
-    severities.add_row(*(str(c.active_by_severity.get(s.value, 0)) for s in reversed(Severity)))
+    labels = [s.value for s in Severity][::-1]
+    for label in labels:
+        severities.add_column(label, justify="right")
+    severities.add_row(*(str(c.active_by_severity.get(label, 0)) for label in labels))
     console.print(severities)
     console.print(
         f"fixed by Qualys status: {c.findings_fixed_by_qualys}, absent from Qualys: "

@@ -121,9 +121,7 @@ def _stream(conn: Connection, query: sa.Select[Any]) -> Iterator[dict[str, Any]]
         for row in result:
             yield dict(row._mapping)
     except SQLAlchemyError as exc:
-        raise StoreError(
-            f"export query failed: {exc.__class__.__name__}: {exc.orig or exc}"
-        ) from exc
+        raise StoreError(f"export query failed: {exc.__class__.__name__}: {exc}") from exc
 
 
 def asset_overview(conn: Connection, connector: str) -> dict[str, tuple[str | None, str]]:
