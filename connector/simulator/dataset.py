@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import random
+import struct
 import threading
 import uuid
 from array import array
@@ -735,13 +737,13 @@ class Dataset:
         return dataclasses.replace(record, **patch) if patch else record
 
     def _generate_record(self, i: int) -> FindingRecord:
-        r = random.Random((self.seed << 32) ^ (i + 1))  # noqa: S311 - seeded test data
+        r = _Draws(self.seed, i)
         app = self._webapps[self._wa[i]]
         profile = self._profiles[self._qids[i]]
         kind = self._types[i]
         status = STATUSES[self._statuses[i]]
         ignored_reason = IGNORED_REASONS[self._ignored[i]]
-        unique_id = str(uuid.UUID(int=r.getrandbits(128), version=4))
+        unique_id = str(uuid.UUID(int=r.bits128(), version=4))
         scan_date = app.last_scan.date if app.last_scan else NOW - timedelta(days=1)
         if status == "NEW":
             first = scan_date - timedelta(seconds=r.randint(0, 3600))
@@ -750,20 +752,22 @@ class Dataset:
         last_detected = scan_date
         fixed_date = None
         if status in FIXED_STATUSES:
-            last_detected = first + (scan_date - first) * r.uniform(0.0, 0.9)
-            last_detected = last_detected.replace(microsecond=0)
+            last_detected = first + timedelta(
+                seconds=int((scan_date - first).total_seconds() * 0.9 * r.random())
+            )
             fixed_date = scan_date
         history: tuple[HistoryScan, ...] = ()
         if r.random() < 0.85:
+            span = int((scan_date - first).total_seconds())
             launches = [first - timedelta(seconds=r.randint(60, 1800))]
             launches += sorted(
-                first + (scan_date - first) * r.random() for _ in range(r.randint(0, 2))
+                first + timedelta(seconds=r.randint(0, span)) for _ in range(r.randint(0, 2))
             )
             history = tuple(
                 HistoryScan(
                     scan_id=3_000_000 + r.randint(0, 999_999),
                     reference=f"was/{int(d.timestamp() * 1000)}.{r.randint(10_000, 99_999)}",
-                    launched=d.replace(microsecond=0),
+                    launched=d,
                 )
                 for d in launches
             )
@@ -810,6 +814,45 @@ class Dataset:
             webapp_url=app.url,
             payload=payload,
         )
+
+
+class _Draws:
+    """Cheap deterministic random draws for one finding, from a hash of (seed, index).
+
+    Seeding a `random.Random` per finding costs more than everything else a finding needs.
+    """
+
+    __slots__ = ("_key", "_pos", "_round", "_values")
+
+    def __init__(self, seed: int, index: int) -> None:
+        self._key = f"{seed}:{index}".encode()
+        self._round = 0
+        self._refill()
+
+    def _refill(self) -> None:
+        digest = hashlib.blake2b(self._key + bytes([self._round]), digest_size=64).digest()
+        self._values: tuple[int, ...] = struct.unpack("<16I", digest)
+        self._pos = 0
+        self._round += 1
+
+    def random(self) -> float:
+        if self._pos == 16:
+            self._refill()
+        value = self._values[self._pos]
+        self._pos += 1
+        return value / 4294967296.0
+
+    def randint(self, low: int, high: int) -> int:
+        return low + int(self.random() * (high - low + 1))
+
+    def choice(self, options: Sequence[str]) -> str:
+        return options[int(self.random() * len(options))]
+
+    def bits128(self) -> int:
+        value = 0
+        for _ in range(4):
+            value = (value << 32) | int(self.random() * 4294967296.0)
+        return value
 
 
 # ---------------------------------------------------------------------- helpers

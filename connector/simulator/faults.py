@@ -47,7 +47,8 @@ MAINTENANCE_PAGE = (
 @dataclass
 class Fault:
     """A rule: the `on_call`-th matching call (1-based, counted from when the rule is installed) and
-    the `times - 1` after it fail with `kind`; with `every=True` every matching call fails."""
+    the `times - 1` after it fail with `kind`; with `every=True` every matching call from the
+    `on_call`-th on fails (e.g. on_call=3, every=True: page 3 and everything after it)."""
 
     endpoint: str
     kind: FaultKind | str
@@ -81,7 +82,10 @@ class Fault:
     def observe(self) -> bool:
         """Count one matching call; True when this call must fail."""
         self.seen += 1
-        fire = self.every or self.on_call <= self.seen < self.on_call + self.times
+        if self.every:
+            fire = self.seen >= self.on_call
+        else:
+            fire = self.on_call <= self.seen < self.on_call + self.times
         if fire:
             self.fired += 1
         return fire

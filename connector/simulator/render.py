@@ -10,7 +10,7 @@ from connector.simulator.xmlout import cdata, esc
 
 def qualys_date(value: datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SSZ`, the only date format Qualys uses."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def _bool(value: bool) -> str:

@@ -37,6 +37,12 @@ def test_every_fails_all_calls_until_cleared(client: httpx.Client, sim: Simulato
     assert finding_page(client).status_code == 200
 
 
+def test_every_from_a_given_call(client: httpx.Client, sim: Simulator) -> None:
+    """on_call=3 with every=True lets two calls through and fails all later ones."""
+    sim.add_fault(Fault("finding", "http_503", on_call=3, every=True))
+    assert [finding_page(client).status_code for _ in range(5)] == [200, 200, 503, 503, 503]
+
+
 def test_count_endpoint_fault_spares_searches(client: httpx.Client, sim: Simulator) -> None:
     """A `count` fault hits the count endpoints, not the searches."""
     sim.add_fault(Fault("count", "http_503", every=True))
