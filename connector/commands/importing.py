@@ -94,7 +94,9 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 def print_summary(report: ImportReport, out: TextIO) -> None:
     """The summary a person reads after an import."""
     date = report.report_date.strftime("%Y-%m-%d %H:%M UTC") if report.report_date else "unknown"
-    print(f"imported {report.file_name} ({report.format.value}, mapping {report.mapping})", file=out)
+    print(
+        f"imported {report.file_name} ({report.format.value}, mapping {report.mapping})", file=out
+    )
     if report.asset_key:
         print(
             f"  web application: {report.asset_name or '-'} <{report.asset_url or '-'}> "
@@ -120,8 +122,11 @@ def print_summary(report: ImportReport, out: TextIO) -> None:
         print(
             f"  note: this file was imported before ({when}, import "
             f"#{report.previous_import.id})"
-            + (": nothing changed" if not (report.created or report.updated or report.closed)
-               else ""),
+            + (
+                ": nothing changed"
+                if not (report.created or report.updated or report.closed)
+                else ""
+            ),
             file=out,
         )
     if report.closing_note:

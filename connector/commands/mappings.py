@@ -60,15 +60,23 @@ def register(sub: Any) -> None:
     create.add_argument("name", help="the mapping's name")
     create.add_argument("--from-file", type=Path, metavar="TOML", help="a mapping file")
     create.add_argument(
-        "--column", action="append", default=[], metavar="FIELD=COLUMN",
+        "--column",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
         help="map a field to a file column (repeatable)",
     )
     create.add_argument(
-        "--severity", action="append", default=[], metavar="VALUE=LABEL",
+        "--severity",
+        action="append",
+        default=[],
+        metavar="VALUE=LABEL",
         help="a file severity value and its label: None, Low, Medium, High, Critical (repeatable)",
     )
     create.add_argument(
-        "--format", choices=[f.value for f in ImportFormat], default=ImportFormat.FLAT_CSV.value,
+        "--format",
+        choices=[f.value for f in ImportFormat],
+        default=ImportFormat.FLAT_CSV.value,
         help="the file format the mapping reads (default flat_csv)",
     )
     delete = actions.add_parser("delete", help="delete a saved mapping")
@@ -85,20 +93,22 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         with engine.begin() as conn:
             if args.action == "list":
                 for mapping in BUILTIN_MAPPINGS.values():
-                    print(f"{mapping.name:<24} {mapping.format.value:<16} built-in", file=ctx.stdout)
-                for stored in store_imports.list_mappings(conn, connector):
-                    fmt = stored.definition.get("format", "?")
-                    updated = stored.updated_at.strftime("%Y-%m-%d %H:%M UTC")
-                    print(f"{stored.name:<24} {fmt:<16} saved {updated}", file=ctx.stdout)
+                    print(
+                        f"{mapping.name:<24} {mapping.format.value:<16} built-in", file=ctx.stdout
+                    )
+                for saved in store_imports.list_mappings(conn, connector):
+                    fmt = saved.definition.get("format", "?")
+                    updated = saved.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+                    print(f"{saved.name:<24} {fmt:<16} saved {updated}", file=ctx.stdout)
                 return 0
             if args.action == "show":
-                mapping = BUILTIN_MAPPINGS.get(args.name)
-                if mapping is None:
+                shown = BUILTIN_MAPPINGS.get(args.name)
+                if shown is None:
                     stored = store_imports.load_mapping(conn, connector, args.name)
                     if stored is None:
                         raise ImportFileError(_unknown(args.name))
-                    mapping = ImportMapping.from_json(stored.name, stored.definition)
-                body = {"name": mapping.name, "builtin": mapping.builtin, **mapping.to_json()}
+                    shown = ImportMapping.from_json(stored.name, stored.definition)
+                body = {"name": shown.name, "builtin": shown.builtin, **shown.to_json()}
                 print(json.dumps(body, indent=2), file=ctx.stdout)
                 return 0
             if args.name in BUILTIN_MAPPINGS:

@@ -29,15 +29,15 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         ensure_schema(engine)
         with engine.connect() as conn:
-            scans = store_imports.list_imported_scans(
-                conn, config.connector_name, limit=args.limit
-            )
+            scans = store_imports.list_imported_scans(conn, config.connector_name, limit=args.limit)
     finally:
         engine.dispose()
     if not scans:
         print("no scan files imported yet", file=ctx.stdout)
         return 0
-    print("id  imported          report date       file | asset | mapping | counts", file=ctx.stdout)
+    print(
+        "id  imported          report date       file | asset | mapping | counts", file=ctx.stdout
+    )
     for scan in scans:
         c = scan.counts
         report_date = scan.report_date.strftime("%Y-%m-%d %H:%M") if scan.report_date else "-"

@@ -11,9 +11,13 @@ _REPORT_DATE = re.compile(
     r"(?:\s*(?:GMT|UTC)(?P<offset>[+-]\d{2}:?\d{2})?)?\s*$",
     re.IGNORECASE,
 )
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
-)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
 
 
 def parse_report_date(text: str | None) -> datetime | None:
@@ -39,7 +43,11 @@ def parse_report_date(text: str | None) -> datetime | None:
         tz = timezone(sign * timedelta(hours=int(digits[1:3]), minutes=int(digits[3:5])))
     try:
         value = datetime(
-            int(match["year"]), month, int(match["day"]), hour, int(match["minute"] or 0),
+            int(match["year"]),
+            month,
+            int(match["day"]),
+            hour,
+            int(match["minute"] or 0),
             tzinfo=tz,
         )
     except ValueError:

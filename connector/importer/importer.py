@@ -126,8 +126,13 @@ def detect_format(path: Path, *, encoding: str = DEFAULT_ENCODING) -> ImportForm
 
 
 def resolve_mapping(
-    conn: Connection, connector: str, name: str | None, detected: ImportFormat, path: Path,
-    *, encoding: str,
+    conn: Connection,
+    connector: str,
+    name: str | None,
+    detected: ImportFormat,
+    path: Path,
+    *,
+    encoding: str,
 ) -> ImportMapping:
     """The mapping named (built-in or saved), else the built-in one for the detected format."""
     if name is None:
@@ -147,8 +152,9 @@ def resolve_mapping(
     if mapping is None:
         stored = store_imports.load_mapping(conn, connector, name)
         if stored is None:
-            known = sorted([*BUILTIN_MAPPINGS, *(m.name for m in
-                                                  store_imports.list_mappings(conn, connector))])
+            known = sorted(
+                [*BUILTIN_MAPPINGS, *(m.name for m in store_imports.list_mappings(conn, connector))]
+            )
             raise ImportFileError(
                 f"no import mapping named {name!r} (known: {', '.join(known)}): "
                 "see `connector mappings list`"
@@ -163,6 +169,19 @@ def resolve_mapping(
 
 
 # --- the import ----------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """What is known before writing: the format, the mapping, and pass 1's findings."""
+
+    path: Path
+    detected: ImportFormat
+    mapping: ImportMapping
+    info: ReportInfo | None
+    flat: flatcsv.FlatCsv | None
+    xml_encoding: str | None
+    report: ImportReport
+
+
 def import_file(
     engine: Engine,
     config: Config,
@@ -174,20 +193,29 @@ def import_file(
     pid: int,
 ) -> ImportReport:
     """Import one file in one transaction; raises ImportFileError (nothing written) on bad input."""
-    connector = config.connector_name
+    plan = _plan(engine, config.connector_name, path, options)
+    with engine.begin() as conn:
+        run_id = repository.start_run(
+            conn, config.connector_name, RunKind.IMPORT, now=now, host=host, pid=pid
+        )
+        _write(conn, config, plan, options, run_id=run_id, now=now)
+    return plan.report
+
+
+def _plan(engine: Engine, connector: str, path: Path, options: ImportOptions) -> _Plan:
     detected = detect_format(path, encoding=options.encoding)
     with engine.connect() as conn:
         mapping = resolve_mapping(
             conn, connector, options.mapping_name, detected, path, encoding=options.encoding
         )
     report = ImportReport(file_name=path.name, format=detected, mapping=mapping.name)
+    xml_encoding = None if options.encoding == DEFAULT_ENCODING else options.encoding
     info: ReportInfo | None = None
     flat: flatcsv.FlatCsv | None = None
     if detected is ImportFormat.QUALYS_WAS_CSV:
         info = wasreport_csv.scan_report(path, encoding=options.encoding, mapping=mapping)
     elif detected is ImportFormat.QUALYS_WAS_XML:
-        encoding = None if options.encoding == DEFAULT_ENCODING else options.encoding
-        info = wasreport_xml.scan_report(path, encoding=encoding, mapping=mapping)
+        info = wasreport_xml.scan_report(path, encoding=xml_encoding, mapping=mapping)
     else:
         flat = flatcsv.FlatCsv(path, encoding=options.encoding)
         _check_flat_header(path, mapping, flat.header, report)
@@ -195,96 +223,104 @@ def import_file(
         _check_was_headers(path, mapping, info)
         report.checksum = info.checksum
         report.report_date = info.report_date
+    return _Plan(path, detected, mapping, info, flat, xml_encoding, report)
 
-    with engine.begin() as conn:
-        run_id = repository.start_run(conn, connector, RunKind.IMPORT, now=now, host=host, pid=pid)
-        report.run_id = run_id
-        api_assets = {
-            normalise_url(url): key
-            for url, key in store_imports.api_asset_urls(conn, connector).items()
-        }
-        fixed_asset, fixed_from_api = _report_asset(path, info, options, api_assets)
-        writer = _Writer(conn, connector, run_id, now, f"import {path.name}", options.batch_size)
-        if fixed_asset is not None:
-            report.asset_key, report.asset_name = fixed_asset.key, fixed_asset.name
-            report.asset_url = fixed_asset.url
-            writer.asset(fixed_asset, from_api=fixed_from_api)
-        mapper = RowMapper(
-            mapping,
-            glossary=info.glossary if info is not None else None,
-            report_asset=fixed_asset,
-            report_asset_from_api=fixed_from_api,
-            api_assets=api_assets,
-            report_date=info.report_date if info is not None else None,
-            evidence_max_bytes=config.import_.evidence_max_bytes,
-            now=now,
-        )
 
-        def accept(item: ReportRow | Rejected) -> None:
-            report.rows += 1
-            mapped = mapper.map(item) if isinstance(item, ReportRow) else item
-            if isinstance(mapped, Rejected):
-                if not options.skip_bad_rows:
-                    raise ImportFileError(
-                        f"{path}: {mapped.ref}, {mapped.reason}"
-                        + ("" if "--skip-bad-rows" in mapped.reason
-                           else " (or import the rest with --skip-bad-rows)")
-                    )
-                report.skipped_count += 1
-                if len(report.skipped) < SKIPPED_KEPT:
-                    report.skipped.append(mapped)
-                return
+def _write(
+    conn: Connection,
+    config: Config,
+    plan: _Plan,
+    options: ImportOptions,
+    *,
+    run_id: int,
+    now: datetime,
+) -> None:
+    connector, path, report, info = config.connector_name, plan.path, plan.report, plan.info
+    report.run_id = run_id
+    api_assets = {
+        normalise_url(url): key
+        for url, key in store_imports.api_asset_urls(conn, connector).items()
+    }
+    fixed_asset, fixed_from_api = _report_asset(path, info, options, api_assets)
+    writer = _Writer(conn, connector, run_id, now, f"import {path.name}", options.batch_size)
+    if fixed_asset is not None:
+        report.asset_key, report.asset_name = fixed_asset.key, fixed_asset.name
+        report.asset_url = fixed_asset.url
+        writer.asset(fixed_asset, from_api=fixed_from_api)
+    mapper = RowMapper(
+        plan.mapping,
+        glossary=info.glossary if info is not None else None,
+        report_asset=fixed_asset,
+        report_asset_from_api=fixed_from_api,
+        api_assets=api_assets,
+        report_date=info.report_date if info is not None else None,
+        evidence_max_bytes=config.import_.evidence_max_bytes,
+        now=now,
+    )
+
+    def accept(item: ReportRow | Rejected) -> None:
+        report.rows += 1
+        mapped = mapper.map(item) if isinstance(item, ReportRow) else item
+        if isinstance(mapped, MappedRow):
             writer.add(mapped, report)
-
-        if detected is ImportFormat.QUALYS_WAS_XML:
-            encoding = None if options.encoding == DEFAULT_ENCODING else options.encoding
-            wasreport_xml.result_rows(path, encoding=encoding, handle=accept)
-        else:
-            rows: Iterable[ReportRow | Rejected] = (
-                flat.rows() if flat is not None
-                else wasreport_csv.result_rows(path, encoding=options.encoding)
+            return
+        if not options.skip_bad_rows:
+            hint = (
+                ""
+                if "--skip-bad-rows" in mapped.reason
+                else (" (or import the rest with --skip-bad-rows)")
             )
-            for item in rows:
-                accept(item)
-        writer.flush()
-        if flat is not None:
-            report.checksum = flat.checksum
-            if len(writer.asset_keys) == 1:
-                report.asset_key = next(iter(writer.asset_keys))
-        report.created = len(writer.created)
-        report.updated = len(writer.updated - writer.created)
-        report.findings = len(writer.seen)
-        report.unchanged = report.findings - report.created - report.updated
-        report.previous_import = store_imports.find_imported_scan(
-            conn, connector, report.checksum
+            raise ImportFileError(f"{path}: {mapped.ref}, {mapped.reason}{hint}")
+        report.skipped_count += 1
+        if len(report.skipped) < SKIPPED_KEPT:
+            report.skipped.append(mapped)
+
+    if plan.detected is ImportFormat.QUALYS_WAS_XML:
+        wasreport_xml.result_rows(path, encoding=plan.xml_encoding, handle=accept)
+    else:
+        rows: Iterable[ReportRow | Rejected] = (
+            plan.flat.rows()
+            if plan.flat is not None
+            else wasreport_csv.result_rows(path, encoding=options.encoding)
         )
-        if options.close_absent:
-            _close_absent(conn, connector, report, writer, now)
-        else:
-            report.closing_note = "--no-close: findings absent from this report left as they are"
-        store_imports.record_imported_scan(
-            conn,
-            connector,
-            run_id=run_id,
-            file_name=path.name,
-            checksum=report.checksum,
-            report_date=report.report_date,
-            asset_key=report.asset_key,
-            mapping=mapping.name,
-            counts=report.counts(),
-            now=now,
-        )
-        repository.finish_run(
-            conn,
-            run_id,
-            outcome=RunOutcome.SUCCEEDED,
-            now=now,
-            counts=report.counts(),
-            api_calls=0,
-            retries=0,
-            error=None,
-        )
-    return report
+        for item in rows:
+            accept(item)
+    writer.flush()
+    if plan.flat is not None:
+        report.checksum = plan.flat.checksum
+        if len(writer.asset_keys) == 1:
+            report.asset_key = next(iter(writer.asset_keys))
+    report.created = len(writer.created)
+    report.updated = len(writer.updated - writer.created)
+    report.findings = len(writer.seen)
+    report.unchanged = report.findings - report.created - report.updated
+    report.previous_import = store_imports.find_imported_scan(conn, connector, report.checksum)
+    if options.close_absent:
+        _close_absent(conn, connector, report, writer, now)
+    else:
+        report.closing_note = "--no-close: findings absent from this report left as they are"
+    store_imports.record_imported_scan(
+        conn,
+        connector,
+        run_id=run_id,
+        file_name=path.name,
+        checksum=report.checksum,
+        report_date=report.report_date,
+        asset_key=report.asset_key,
+        mapping=plan.mapping.name,
+        counts=report.counts(),
+        now=now,
+    )
+    repository.finish_run(
+        conn,
+        run_id,
+        outcome=RunOutcome.SUCCEEDED,
+        now=now,
+        counts=report.counts(),
+        api_calls=0,
+        retries=0,
+        error=None,
+    )
 
 
 def _report_asset(
@@ -340,8 +376,12 @@ def _check_was_headers(path: Path, mapping: ImportMapping, info: ReportInfo) -> 
                 "like a WAS scan report export"
             )
     title = mapping.columns.get("title")
-    if info.glossary_header and title and not resolve_columns(
-        dataclasses.replace(mapping, columns={"title": title}), info.glossary_header
+    if (
+        info.glossary_header
+        and title
+        and not resolve_columns(
+            dataclasses.replace(mapping, columns={"title": title}), info.glossary_header
+        )
     ):
         raise ImportFileError(
             f"{path}: the GLOSSARY has no {title!r} column (it has: "
@@ -385,7 +425,12 @@ class _Writer:
     """Batches findings (consolidating ports per key) and upserts assets before their findings."""
 
     def __init__(
-        self, conn: Connection, connector: str, run_id: int, now: datetime, reason: str,
+        self,
+        conn: Connection,
+        connector: str,
+        run_id: int,
+        now: datetime,
+        reason: str,
         batch_size: int,
     ) -> None:
         self.conn, self.connector, self.run_id, self.now = conn, connector, run_id, now

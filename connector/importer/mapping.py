@@ -181,24 +181,8 @@ def build_mapping(
             f"format {format_name!r} is unknown (known: {', '.join(f.value for f in ImportFormat)})"
         )
         fmt = ImportFormat.FLAT_CSV
-    clean_columns: dict[str, str] = {}
-    for field_name, column in columns.items():
-        if field_name not in FIELDS:
-            problems.append(f"unknown field {field_name!r} (known: {', '.join(FIELDS)})")
-        elif not isinstance(column, str) or not column.strip():
-            problems.append(f"field {field_name!r} needs a column name")
-        else:
-            clean_columns[field_name] = column.strip()
-    clean_values: dict[str, Severity] = {}
-    for value, label in severity_values.items():
-        severity = parse_severity_label(str(label))
-        if severity is None:
-            problems.append(
-                f"severity value {value!r} maps to {label!r}, which is not one of "
-                f"{', '.join(s.value for s in Severity)}"
-            )
-        else:
-            clean_values[str(value).strip()] = severity
+    clean_columns = _clean_columns(columns, problems)
+    clean_values = _clean_values(severity_values, problems)
     if fmt is ImportFormat.FLAT_CSV:
         for group in REQUIRED_ONE_OF:
             if not any(f in clean_columns for f in group):
@@ -213,6 +197,32 @@ def build_mapping(
     if problems:
         raise ImportFileError(f"mapping {name!r} is invalid: " + "; ".join(problems))
     return ImportMapping(name, fmt, clean_columns, clean_values)
+
+
+def _clean_columns(columns: Mapping[str, Any], problems: list[str]) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for field_name, column in columns.items():
+        if field_name not in FIELDS:
+            problems.append(f"unknown field {field_name!r} (known: {', '.join(FIELDS)})")
+        elif not isinstance(column, str) or not column.strip():
+            problems.append(f"field {field_name!r} needs a column name")
+        else:
+            clean[field_name] = column.strip()
+    return clean
+
+
+def _clean_values(values: Mapping[str, Any], problems: list[str]) -> dict[str, Severity]:
+    clean: dict[str, Severity] = {}
+    for value, label in values.items():
+        severity = parse_severity_label(str(label))
+        if severity is None:
+            problems.append(
+                f"severity value {value!r} maps to {label!r}, which is not one of "
+                f"{', '.join(s.value for s in Severity)}"
+            )
+        else:
+            clean[str(value).strip()] = severity
+    return clean
 
 
 def mapping_from_toml(name: str, text: str, *, source: str = "mapping file") -> ImportMapping:
@@ -268,9 +278,7 @@ def _norm(column: str) -> str:
 def resolve_columns(mapping: ImportMapping, header: Iterable[str]) -> dict[str, str]:
     """field -> the header's own spelling of the mapped column (matching is case-insensitive)."""
     by_norm = {_norm(h): h for h in header}
-    return {
-        f: by_norm[_norm(col)] for f, col in mapping.columns.items() if _norm(col) in by_norm
-    }
+    return {f: by_norm[_norm(col)] for f, col in mapping.columns.items() if _norm(col) in by_norm}
 
 
 def missing_required(mapping: ImportMapping, header: Iterable[str]) -> list[str]:

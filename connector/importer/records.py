@@ -155,9 +155,7 @@ class RowMapper:
                 self._resolved[names] = resolved
         return resolved
 
-    def _value(
-        self, field: str, row: ReportRow, gloss: Mapping[str, str] | None
-    ) -> str | None:
+    def _value(self, field: str, row: ReportRow, gloss: Mapping[str, str] | None) -> str | None:
         column = self._columns(row.cells).get(field)
         if column is not None:
             text = row.cells.get(column, "").strip()

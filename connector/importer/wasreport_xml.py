@@ -215,9 +215,8 @@ def _row(table: str, item: Mapping[str, Any], line: int) -> ReportRow:
     for position, entry in enumerate(entries, start=1):
         if not isinstance(entry, Mapping):
             continue
-        request = entry.get("REQUEST") if isinstance(entry.get("REQUEST"), Mapping) else {}
-        response = entry.get("RESPONSE") if isinstance(entry.get("RESPONSE"), Mapping) else {}
-        assert isinstance(request, Mapping) and isinstance(response, Mapping)
+        request = _child(entry, "REQUEST")
+        response = _child(entry, "RESPONSE")
         num = _text(entry.get("NUM"))
         payloads.append(
             Payload(
@@ -239,6 +238,11 @@ def _row(table: str, item: Mapping[str, Any], line: int) -> ReportRow:
     )
 
 
+def _child(entry: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = entry.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _headers(value: Any) -> str | None:
     if not isinstance(value, Mapping):
         return _text(value)
@@ -250,20 +254,24 @@ def _headers(value: Any) -> str | None:
     return "\n".join(lines) or None
 
 
+def _element_text(value: Mapping[str, Any]) -> str | None:
+    text = value.get("#text")
+    if text is None:
+        return None
+    if str(value.get("@base64", "")).lower() != "true":
+        return str(text).strip()
+    try:
+        return base64.b64decode(str(text), validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return str(text)
+
+
 def _text(value: Any) -> str | None:
     """An element's text; `base64="true"` content decoded; None for elements with children."""
     if value is None:
         return None
     if isinstance(value, Mapping):
-        text = value.get("#text")
-        if text is None:
-            return None
-        if str(value.get("@base64", "")).lower() == "true":
-            try:
-                return base64.b64decode(str(text), validate=False).decode("utf-8", "replace")
-            except (binascii.Error, ValueError):
-                return str(text)
-        return str(text).strip()
+        return _element_text(value)
     if isinstance(value, list):
         return ", ".join(t for v in value if (t := _text(v)))
     return str(value).strip()
