@@ -50,6 +50,10 @@ DEFAULT_SEVERITY_FALLBACK: dict[int, Severity] = {
 }
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
+NO_PASSWORD_PROBLEM = (  # noqa: S105 - an error message, not a password
+    "no Qualys password: set QUALYS_PASSWORD or qualys.password_file "
+    "(e.g. /run/secrets/qualys_password)"
+)
 
 
 class Secret:
@@ -195,8 +199,13 @@ def resolve_config_path(cli_path: str | None, environ: Mapping[str, str]) -> Pat
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
 
 
-def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
-    """Read the TOML file (if any), apply the environment, validate everything, freeze."""
+def load_config(
+    path: Path | None, environ: Mapping[str, str], *, require_credentials: bool = True
+) -> Config:
+    """Read the TOML file (if any), apply the environment, validate everything, freeze.
+
+    Commands that never call Qualys (export, import, db) pass require_credentials=False: a
+    missing username or password is then not a problem (the password stays empty)."""
     problems: list[str] = []
     warnings: list[str] = []
     raw: dict[str, Any] = {}
@@ -205,6 +214,12 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     values = _merge_defaults(raw, problems)
     _apply_environment(values, environ, problems)
     password = _resolve_password(values, raw, path, environ, problems, warnings)
+    if password is None and not require_credentials:
+        password = Secret("")
+    elif password is None and not values["qualys"]["password_file"]:
+        problems.append(NO_PASSWORD_PROBLEM)
+    if not values["qualys"]["username"] and not require_credentials:
+        values["qualys"]["username"] = "(not configured)"
     config = _build(values, password, problems)
     if problems or config is None:
         raise ConfigError(problems)
@@ -356,10 +371,6 @@ def _resolve_password(
         return Secret(text)
     if qualys["password"]:
         return Secret(str(qualys["password"]))
-    problems.append(
-        "no Qualys password: set QUALYS_PASSWORD or qualys.password_file "
-        "(e.g. /run/secrets/qualys_password)"
-    )
     return None
 
 

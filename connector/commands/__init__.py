@@ -3,8 +3,19 @@
 
 from types import ModuleType
 
-from connector.commands import connectivity, db, export, serve, simulate, sync, validate
-from connector.commands import importing, mappings, scans
+from connector.commands import (
+    connectivity,
+    db,
+    demo,
+    export,
+    importing,
+    mappings,
+    scans,
+    serve,
+    simulate,
+    sync,
+    validate,
+)
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     connectivity,
@@ -13,6 +24,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     export,
     validate,
     simulate,
+    demo,
     serve,
     importing,
     mappings,

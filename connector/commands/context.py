@@ -22,11 +22,13 @@ class CommandContext:
     debug: bool = False
     _config: Config | None = field(default=None, repr=False)
 
-    def config(self) -> Config:
-        """Load and validate the configuration once; raises ConfigError listing every problem."""
+    def config(self, *, qualys: bool = True) -> Config:
+        """Load and validate the configuration once; raises ConfigError listing every problem.
+
+        qualys=False: the command never calls Qualys, so no credentials are required."""
         if self._config is None:
             path = resolve_config_path(self.config_path, self.environ)
-            self._config = load_config(path, self.environ)
+            self._config = load_config(path, self.environ, require_credentials=qualys)
             for warning in self._config.warnings:
                 log.warning("%s", warning)
         return self._config

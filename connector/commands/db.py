@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
 
 def handle_upgrade(_args: argparse.Namespace, ctx: CommandContext) -> int:
-    url = ctx.config().database_url
+    url = ctx.config(qualys=False).database_url
     engine = create_engine_for(url)
     try:
         before = schema_status(engine)
@@ -63,7 +63,7 @@ def handle_upgrade(_args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def handle_current(_args: argparse.Namespace, ctx: CommandContext) -> int:
-    url = ctx.config().database_url
+    url = ctx.config(qualys=False).database_url
     engine = create_engine_for(url)
     try:
         status = schema_status(engine)

@@ -71,7 +71,7 @@ def _since(text: str) -> datetime:
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
-    config = ctx.config()
+    config = ctx.config(qualys=False)
     where = ExportFilter(
         statuses=tuple(args.status or ()),
         severities=tuple(args.severity or ()),

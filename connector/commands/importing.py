@@ -64,7 +64,7 @@ def _encoding(text: str) -> str:
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
-    config = ctx.config()
+    config = ctx.config(qualys=False)
     options = ImportOptions(
         mapping_name=args.mapping,
         asset_name=args.asset_name,

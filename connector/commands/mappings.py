@@ -85,7 +85,7 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
-    config = ctx.config()
+    config = ctx.config(qualys=False)
     connector = config.connector_name
     engine = create_engine_for(config.database_url)
     try:

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
-    config = ctx.config()
+    config = ctx.config(qualys=False)
     engine = create_engine_for(config.database_url)
     try:
         ensure_schema(engine)

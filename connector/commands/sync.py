@@ -9,8 +9,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from connector.commands.context import CommandContext
+from connector.config import Config
 from connector.errors import ConnectorError, ExitCode, QualysUnreachableError
 from connector.models import Severity
 from connector.qualys.client import QualysClient
@@ -74,12 +76,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         ensure_schema(engine)
         with QualysClient(config.qualys) as client:
-            if console.is_terminal and not args.no_progress:
-                columns = (TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn())
-                with Progress(*columns, console=console, transient=True) as bars:
-                    report = run_sync(config, engine, client, progress=RichProgress(bars))
-            else:
-                report = run_sync(config, engine, client, progress=LogProgress())
+            report = sync_with_progress(config, engine, client, console, bars=not args.no_progress)
     except QualysUnreachableError as exc:
         print(f"error: sync failed: {exc}", file=ctx.stderr)
         return int(ExitCode.FAILED)
@@ -92,6 +89,17 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         engine.dispose()
     print_summary(console, report)
     return int(ExitCode.OK)
+
+
+def sync_with_progress(
+    config: Config, engine: Engine, client: QualysClient, console: Console, *, bars: bool
+) -> SyncReport:
+    """One sync, drawing bars on a terminal (when `bars`) and logging progress lines otherwise."""
+    if console.is_terminal and bars:
+        columns = (TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            return run_sync(config, engine, client, progress=RichProgress(progress))
+    return run_sync(config, engine, client, progress=LogProgress())
 
 
 def print_summary(console: Console, report: SyncReport) -> None:
