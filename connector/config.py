@@ -50,10 +50,7 @@ DEFAULT_SEVERITY_FALLBACK: dict[int, Severity] = {
 }
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
-NO_PASSWORD_PROBLEM = (  # noqa: S105 - an error message, not a password
-    "no Qualys password: set QUALYS_PASSWORD or qualys.password_file "
-    "(e.g. /run/secrets/qualys_password)"
-)
+NO_PASSWORD_PROBLEM = "no Qualys password: set QUALYS_PASSWORD or qualys.password_file"
 
 
 class Secret:
