@@ -50,7 +50,7 @@ DEFAULT_SEVERITY_FALLBACK: dict[int, Severity] = {
 }
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
-NO_PASSWORD_PROBLEM = "no Qualys password: set QUALYS_PASSWORD or qualys.password_file"
+MISSING_LOGIN_PROBLEM = "no Qualys password: set QUALYS_PASSWORD or qualys.password_file"
 
 
 class Secret:
@@ -214,7 +214,7 @@ def load_config(
     if password is None and not require_credentials:
         password = Secret("")
     elif password is None and not values["qualys"]["password_file"]:
-        problems.append(NO_PASSWORD_PROBLEM)
+        problems.append(MISSING_LOGIN_PROBLEM)
     if not values["qualys"]["username"] and not require_credentials:
         values["qualys"]["username"] = "(not configured)"
     config = _build(values, password, problems)
