@@ -20,10 +20,10 @@ class CsvRecord:
     cells: list[str]
 
 
-def csv_records(lines: TextLines) -> Iterator[CsvRecord]:
+def csv_records(lines: TextLines, *, max_cell_chars: int = MAX_CELL_CHARS) -> Iterator[CsvRecord]:
     """Every non-blank record of the file, in order, without loading the file."""
-    if csv.field_size_limit() != MAX_CELL_CHARS:
-        csv.field_size_limit(MAX_CELL_CHARS)
+    if csv.field_size_limit() != max_cell_chars:
+        csv.field_size_limit(max_cell_chars)
     reader = csv.reader(lines, strict=True)
     start = 1
     while True:
@@ -32,14 +32,14 @@ def csv_records(lines: TextLines) -> Iterator[CsvRecord]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ImportFileError(_describe(lines, start, str(exc))) from exc
+            raise ImportFileError(_describe(lines, start, str(exc), max_cell_chars)) from exc
         line_no = start
         start = reader.line_num + 1
         if cells and any(cells):
             yield CsvRecord(line_no, cells)
 
 
-def _describe(lines: TextLines, start: int, problem: str) -> str:
+def _describe(lines: TextLines, start: int, problem: str, max_cell_chars: int) -> str:
     where = f"{lines.path}: line {start}"
     if "unexpected end of data" in problem:
         return (
@@ -48,7 +48,7 @@ def _describe(lines: TextLines, start: int, problem: str) -> str:
         )
     if "field larger than field limit" in problem:
         return (
-            f"{where}: a cell is larger than {MAX_CELL_CHARS} characters: "
+            f"{where}: a cell is larger than {max_cell_chars} characters: "
             "this importer refuses cells that large; check that the file is a scan report"
         )
     return f"{where}: not valid CSV ({problem}): check that the file is a CSV export"
