@@ -12,12 +12,14 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from connector.commands.context import CommandContext
+from connector.commands.validate import print_report
 from connector.config import Config
 from connector.errors import ConnectorError, ExitCode, QualysUnreachableError
 from connector.models import Severity
 from connector.qualys.client import QualysClient
 from connector.store.database import create_engine_for, ensure_schema
 from connector.sync import SyncReport, run_sync
+from connector.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         ensure_schema(engine)
         with QualysClient(config.qualys) as client:
             report = sync_with_progress(config, engine, client, console, bars=not args.no_progress)
+            validation = validate(config, engine, client) if config.sync.validate_after else None
     except QualysUnreachableError as exc:
         print(f"error: sync failed: {exc}", file=ctx.stderr)
         return int(ExitCode.FAILED)
@@ -88,6 +91,8 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     finally:
         engine.dispose()
     print_summary(console, report)
+    if validation is not None:
+        print_report(console, validation)
     return int(ExitCode.OK)
 
 
