@@ -270,9 +270,10 @@ def configure_logging(fmt: str, level: str, *, stream: TextIO) -> None:
     root.addHandler(handler)
     numeric = logging.getLevelName(level.upper())
     root.setLevel(numeric if isinstance(numeric, int) else logging.INFO)
-    # The scheduler announces every job start at INFO; keep that for --log-level debug.
+    # Libraries that log routine steps at INFO (every job start, every request, every schema
+    # check of /readyz); their detail is kept for log_level=debug.
     noisy = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
-    for name in ("apscheduler", "httpx", "httpcore"):
+    for name in ("apscheduler", "httpx", "httpcore", "alembic"):
         logging.getLogger(name).setLevel(noisy)
 
 

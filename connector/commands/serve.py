@@ -94,6 +94,7 @@ def serve(
         last_success=last_success,
         last_outcome=last.outcome.value if last is not None else None,
         stop=stop,
+        connector=name,
     )
     if last is not None and last.outcome == RunOutcome.FAILED:
         daemon.state.last_error = last.error

@@ -78,7 +78,10 @@ class HealthServer:
             ) from exc
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="health-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how long stop() may wait
+            name="health-http",
+            daemon=True,
         )
         self._thread.start()
         log.info("serving /healthz, /readyz and /metrics on %s:%d", self.host, self.port)

@@ -30,6 +30,7 @@ from connector.errors import (
     SyncAlreadyRunningError,
     SyncInterruptedError,
 )
+from connector.logsetup import log_context
 from connector.models import RunOutcome
 from connector.service.metrics import ServiceMetrics
 
@@ -157,8 +158,10 @@ class Daemon:
         last_outcome: str | None = None,
         retry_backoff: float = 60.0,
         stop: threading.Event | None = None,
+        connector: str | None = None,
     ) -> None:
         self.schedule = schedule
+        self.connector = connector  # attached to every log line of a job
         self.run_once = run_once
         self.metrics = metrics if metrics is not None else ServiceMetrics()
         self.clock = clock
@@ -244,6 +247,10 @@ class Daemon:
 
     def run_job(self) -> None:
         """One scheduled sync: run it, and once more after a backoff if it failed transiently."""
+        with log_context(connector=self.connector):
+            self._run_job()
+
+    def _run_job(self) -> None:
         if self.stop.is_set():
             return
         if not self._busy.acquire(blocking=False):
