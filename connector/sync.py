@@ -500,11 +500,11 @@ def _prefetch(
         try:
             for page in make():
                 if abort.is_set() or not put(page):
-                    return
+                    break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             put(exc)
             return
-        put(_DONE)
+        put(_DONE)  # also after an abort: the consumer must never wait for a page that won't come
 
     threads = [
         threading.Thread(target=produce, args=(make,), name=f"fetch-{i}", daemon=True)
