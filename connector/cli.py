@@ -14,6 +14,7 @@ from connector.commands import (
 )
 from connector.commands.context import CommandContext
 from connector.errors import ConnectorError
+from connector.logsetup import configure_logging
 
 EXIT_CODES_HELP = """exit codes:
   0  success
@@ -61,6 +62,8 @@ def main(
         config_path=args.config,
         debug=args.debug,
     )
+    # Until a command loads its config (which names the format and level), log plainly.
+    configure_logging("auto", "debug" if args.debug else "info", stream=ctx.stderr)
     try:
         return int(args.handler(args, ctx))
     except ConnectorError as exc:

@@ -30,6 +30,7 @@ from connector.errors import (
     QualysError,
     SyncInterruptedError,
 )
+from connector.logsetup import log_context
 from connector.mapping import (
     INFORMATION_GATHERED,
     asset_from_finding,
@@ -181,14 +182,16 @@ class _Sync:
                 pid=os.getpid(),
             )
             self.kb_cvss = repo.load_weakness_cvss(conn, self.name)
-        log.info("sync %d started", self.run_id)
         try:
-            self._sync_webapps()
-            self._sync_findings()
-            if self.config.sync.pull_knowledge_base:
-                self._sync_knowledge_base()
-            self._check_stop()
-            self._close()
+            with log_context(connector=self.name, run_id=self.run_id):
+                log.info("sync %d started", self.run_id)
+                self._sync_webapps()
+                self._sync_findings()
+                self._check_stop()
+                if self.config.sync.pull_knowledge_base:
+                    self._sync_knowledge_base()
+                self._check_stop()
+                self._close()
         except BaseException as exc:
             outcome = (
                 RunOutcome.INTERRUPTED

@@ -8,7 +8,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from sqlalchemy import make_url
+
 from connector.config import Config, load_config, resolve_config_path
+from connector.logsetup import configure_logging, register_basic_auth, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +31,24 @@ class CommandContext:
         qualys=False: the command never calls Qualys, so no credentials are required."""
         if self._config is None:
             path = resolve_config_path(self.config_path, self.environ)
-            self._config = load_config(path, self.environ, require_credentials=qualys)
-            for warning in self._config.warnings:
+            config = load_config(path, self.environ, require_credentials=qualys)
+            level = "debug" if self.debug else config.service.log_level
+            configure_logging(config.service.log_format, level, stream=self.stderr)
+            protect_secrets(config)
+            for warning in config.warnings:
                 log.warning("%s", warning)
+            self._config = config
         return self._config
+
+
+def protect_secrets(config: Config) -> None:
+    """Register every configured secret with the log redactor before anything can log it."""
+    password = config.qualys.password.reveal()
+    if password:
+        register_basic_auth(config.qualys.username, password)
+    db_password = make_url(config.database_url).password
+    if db_password:
+        register_secret(str(db_password))
 
 
 Handler = Callable[[argparse.Namespace, CommandContext], int]

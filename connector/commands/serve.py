@@ -8,14 +8,13 @@ import os
 import threading
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connector.commands.context import CommandContext
 from connector.commands.sync import LogProgress
 from connector.config import Config
 from connector.errors import ConnectorError, ExitCode, StoreError
-from connector.logsetup import configure_logging, log_context, register_basic_auth, register_secret
+from connector.logsetup import log_context
 from connector.models import RunKind, RunOutcome
 from connector.qualys.client import QualysClient
 from connector.service.health import HealthServer, store_readiness
@@ -45,10 +44,7 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
-    configure_logging("auto", "info", stream=ctx.stderr)  # until the config names the format
     config = ctx.config()
-    configure_logging(config.service.log_format, config.service.log_level, stream=ctx.stderr)
-    protect_secrets(config)
     engine = create_engine_for(config.database_url)
     try:
         with log_context(connector=config.connector_name):
@@ -62,14 +58,6 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         os._exit(int(ExitCode.OK))  # the sync thread cannot be joined; its transaction rolls back
     log.info("stopped")
     return int(ExitCode.OK)
-
-
-def protect_secrets(config: Config) -> None:
-    """Register every configured secret with the log redactor."""
-    register_basic_auth(config.qualys.username, config.qualys.password.reveal())
-    db_password = sa.make_url(config.database_url).password
-    if db_password:
-        register_secret(str(db_password))
 
 
 def serve(
