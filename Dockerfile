@@ -1,5 +1,5 @@
 # The Qualys WAS connector as a container: `connector serve` with scheduled syncs and
-# /healthz, /readyz and /metrics on port 9108. See deploy/README-deployment.md.
+# /healthz, /readyz and /metrics on port 9108. See the README's Deployment section.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -20,7 +20,7 @@ from connector.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
-DEPLOYMENT_DOC = ROOT / "deploy" / "README-deployment.md"
+DEPLOYMENT_DOC = ROOT / "README.md"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -163,7 +163,7 @@ def test_healthcheck_requests_healthz_with_python() -> None:
     ],
 )
 def test_deployment_doc_quotes_the_dockerfile(text: str) -> None:
-    """The README's deployment section (deploy/README-deployment.md) uses the Dockerfile's words."""
+    """The README's deployment section uses the Dockerfile's words."""
     assert text in DEPLOYMENT_DOC.read_text(encoding="utf-8")
     if text.startswith(("pip ", "COPY ")):
         assert text in DOCKERFILE.read_text(encoding="utf-8")
