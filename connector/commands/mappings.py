@@ -141,7 +141,7 @@ def _build(args: argparse.Namespace) -> ImportMapping:
         except (OSError, UnicodeDecodeError) as exc:
             raise ImportFileError(f"cannot read mapping file {args.from_file}: {exc}") from exc
         return mapping_from_toml(args.name, text, source=str(args.from_file))
-    if not args.column:
+    if not args.column and not (args.format != ImportFormat.FLAT_CSV.value and args.severity):
         raise ImportFileError(
             "a mapping needs --from-file TOML or --column FIELD=COLUMN flags "
             "(see `connector mappings create --help`)"

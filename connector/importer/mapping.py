@@ -183,6 +183,11 @@ def build_mapping(
         fmt = ImportFormat.FLAT_CSV
     clean_columns = _clean_columns(columns, problems)
     clean_values = _clean_values(severity_values, problems)
+    builtin = BUILTIN_FOR_FORMAT.get(fmt)
+    if builtin is not None:  # a WAS mapping overrides the built-in one's columns and values
+        base = BUILTIN_MAPPINGS[builtin]
+        clean_columns = {**base.columns, **clean_columns}
+        clean_values = {**base.severity_values, **clean_values}
     if fmt is ImportFormat.FLAT_CSV:
         for group in REQUIRED_ONE_OF:
             if not any(f in clean_columns for f in group):

@@ -116,3 +116,18 @@ def test_report_on_an_api_web_app_attaches_to_it(cli: Cli, samples: Path) -> Non
     assert len(on_api) == 92
     assert cli.assets()["42"]["name"] == "TestSparker (API)"
     assert "url:http://testsparker.com" not in cli.assets()
+
+
+def test_saved_was_mapping_changes_severity_values(cli: Cli, samples: Path) -> None:
+    """A saved WAS mapping that maps level 1 to None imports level-1 vulnerabilities as None."""
+    made = cli.run(
+        "mappings", "create", "was-lenient", "--format", "qualys_was_csv", "--severity", "1=None"
+    )
+    assert made.code == 0, made.err
+    result = cli.run("import", str(samples / CSV_SAMPLE), "--mapping", "was-lenient")
+    assert result.code == 0, result.err
+    vulns = Counter(f["severity"] for f in cli.findings().values() if f["type"] == "VULNERABILITY")
+    assert vulns == {"Critical": 11, "High": 3, "Medium": 20, "Low": 14, "None": 20}
+    wrong = cli.run("import", str(samples / XML_SAMPLE), "--mapping", "was-lenient")
+    assert wrong.code == 1
+    assert "is for qualys_was_csv files but this file is qualys_was_xml" in wrong.err
