@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -17,9 +18,10 @@ from rich.console import Console
 from connector import exports
 from connector.commands.context import CommandContext
 from connector.commands.sync import print_summary, sync_with_progress
-from connector.config import Secret, SyncSettings, config_for_tests
+from connector.config import Secret, config_for_tests
+from connector.logsetup import configure_logging
 from connector.qualys.client import QualysClient
-from connector.simulator import NOW, Dataset, Simulator, serve_in_thread
+from connector.simulator import Dataset, Simulator, serve_in_thread
 from connector.store.database import create_engine_for, ensure_schema
 from connector.store.queries import ExportFilter, iter_findings
 
@@ -45,15 +47,15 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
+    configure_logging("auto", "debug" if ctx.debug else "warning", stream=ctx.stderr)
     console = Console(file=ctx.stdout)
-    dataset = Dataset.generate(webapps=args.webapps, findings=args.findings, seed=1)
+    now = datetime.now(UTC).replace(microsecond=0)
+    dataset = Dataset.generate(webapps=args.webapps, findings=args.findings, seed=1, now=now)
     username, password = DEMO_LOGIN
     with serve_in_thread(Simulator(dataset, username=username, password=password)) as server:
         config = config_for_tests(
             qualys={"api_url": server.base_url, "username": username, "password": Secret(password)},
             database_url=args.database,
-            # The simulated tenant's dates are from mid-2024; keep its assets out of retention.
-            sync=SyncSettings(asset_retention_days=36500),
         )
         console.print(f"Qualys simulator on {server.base_url}; database {args.database}")
         engine = create_engine_for(config.database_url)
@@ -85,9 +87,8 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def _a_week_of_scanning(dataset: Dataset) -> None:
     open_findings = [f for f in dataset.findings() if f.status in ("NEW", "ACTIVE", "REOPENED")]
-    if len(open_findings) >= 2:
-        dataset.set_finding_status(open_findings[0].id, "FIXED", when=NOW)
+    if len(open_findings) >= 3:
+        dataset.set_finding_status(open_findings[0].id, "FIXED")
         dataset.remove_finding(open_findings[1].id)
-    webapps = dataset.webapps()
-    if webapps:
-        dataset.add_finding(webapps[0].id, status="NEW", when=NOW)
+        like = open_findings[2]
+        dataset.add_finding(like.webapp_id, qid=like.qid, status="NEW")

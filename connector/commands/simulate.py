@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from connector.commands.context import CommandContext
@@ -82,7 +83,12 @@ def handle(
     if args.findings and not args.webapps:
         print("error: findings need at least one web app (--webapps)", file=ctx.stderr)
         return int(ExitCode.CONFIG)
-    dataset = Dataset.generate(webapps=args.webapps, findings=args.findings, seed=args.seed)
+    dataset = Dataset.generate(
+        webapps=args.webapps,
+        findings=args.findings,
+        seed=args.seed,
+        now=datetime.now(UTC).replace(microsecond=0),  # fresh dates, so retention keeps them
+    )
     sim = Simulator(
         dataset,
         username=args.username,

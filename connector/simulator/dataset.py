@@ -284,8 +284,10 @@ class Dataset:
         statuses: array[int],
         ignored: array[int],
         blocks: list[tuple[int, int]],
+        now: datetime = NOW,
     ) -> None:
         self.seed = seed
+        self.now = now
         self.lock = threading.RLock()
         self.version = 0
         self._webapps = webapps
@@ -315,8 +317,12 @@ class Dataset:
         qid_pool: int = 300,
         unknown_qids: int = 3,
         informational_share: float = 0.15,
+        now: datetime = NOW,
     ) -> Dataset:
-        """Build a deterministic data set: same arguments, same web apps, findings and KB."""
+        """Build a deterministic data set: same arguments, same web apps, findings and KB.
+
+        Every generated date lies before `now` (default: the fixed NOW tests rely on; the
+        `simulate` and `demo` commands pass the current time so retention sees fresh data)."""
         if webapps < 0 or findings < 0:
             raise ValueError("webapps and findings must not be negative")
         if findings and not webapps:
@@ -326,8 +332,8 @@ class Dataset:
         if not 0.0 <= informational_share <= 1.0:
             raise ValueError("informational_share must be between 0 and 1")
         rng = random.Random(seed)  # noqa: S311 - seeded test data, not secrets
-        profiles, kb, by_type, unknown = _generate_qids(rng, qid_pool, unknown_qids)
-        apps = _generate_webapps(rng, webapps)
+        profiles, kb, by_type, unknown = _generate_qids(rng, qid_pool, unknown_qids, now)
+        apps = _generate_webapps(rng, webapps, now)
         scanned = [i for i, w in enumerate(apps) if w.last_scan is not None]
         counts = _split(rng, findings, len(apps), scanned)
 
@@ -379,6 +385,7 @@ class Dataset:
             statuses=statuses,
             ignored=ignored,
             blocks=blocks,
+            now=now,
         )
 
     # ------------------------------------------------------------------ reading
@@ -487,7 +494,7 @@ class Dataset:
         """Give a finding a new Qualys status as a rescan at `when` would (FIXED sets fixedDate)."""
         if status not in STATUSES or status is None:
             raise ValueError(f"unknown status {status!r}")
-        when = when or NOW
+        when = when or self.now
         with self.lock:
             i = self._require(finding_id)
             if self._types[i] == INFORMATION_GATHERED:
@@ -513,7 +520,7 @@ class Dataset:
                 raise ValueError("information gathered findings cannot be ignored")
             self._ignored[i] = IGNORED_REASONS.index(reason)
             self._patches.setdefault(i, {}).update(
-                ignored_date=(when or NOW) if reason else None, updated_date=when or NOW
+                ignored_date=(when or self.now) if reason else None, updated_date=when or self.now
             )
             return self._changed(i)
 
@@ -542,7 +549,7 @@ class Dataset:
         when: datetime | None = None,
     ) -> FindingRecord:
         """Append a new finding (id above every existing one) detected at `when`."""
-        when = when or NOW
+        when = when or self.now
         with self.lock:
             w = self._wa_index.get(webapp_id)
             if w is None or w in self._removed_webapps:
@@ -584,7 +591,7 @@ class Dataset:
         when: datetime | None = None,
     ) -> WebAppRecord:
         """Append a new, never scanned web app (id above every existing one)."""
-        when = when or NOW
+        when = when or self.now
         with self.lock:
             new_id = (self._webapps[-1].id if self._webapps else FIRST_WEBAPP_ID - 1) + 1
             n = len(self._webapps)
@@ -744,7 +751,7 @@ class Dataset:
         status = STATUSES[self._statuses[i]]
         ignored_reason = IGNORED_REASONS[self._ignored[i]]
         unique_id = str(uuid.UUID(int=r.bits128(), version=4))
-        scan_date = app.last_scan.date if app.last_scan else NOW - timedelta(days=1)
+        scan_date = app.last_scan.date if app.last_scan else self.now - timedelta(days=1)
         if status == "NEW":
             first = scan_date - timedelta(seconds=r.randint(0, 3600))
         else:
@@ -911,7 +918,7 @@ def _references(
 
 
 def _generate_qids(
-    rng: random.Random, pool: int, unknown: int
+    rng: random.Random, pool: int, unknown: int, now: datetime
 ) -> tuple[dict[int, QidProfile], dict[int, KbEntry], tuple[list[int], ...], list[int]]:
     numbers = sorted(rng.sample(range(150000, 150000 + max(2000, pool * 4)), pool))
     order = numbers[:]
@@ -954,8 +961,8 @@ def _generate_qids(
         )
         if q in unknown_set:
             continue
-        published = _date(rng, NOW - timedelta(days=30), 3000)
-        modified = _date(rng, NOW - timedelta(days=1), (NOW - published).days - 1)
+        published = _date(rng, now - timedelta(days=30), 3000)
+        modified = _date(rng, now - timedelta(days=1), (now - published).days - 1)
         diagnosis = (
             f"<P>{name} was detected. The application does not validate "
             f"&quot;untrusted&quot; input before it reaches a sensitive sink.</P>"
@@ -998,18 +1005,18 @@ def _generate_qids(
     return profiles, kb, by_type, sorted(unknown_set)
 
 
-def _generate_webapps(rng: random.Random, count: int) -> list[WebAppRecord]:
+def _generate_webapps(rng: random.Random, count: int, now: datetime) -> list[WebAppRecord]:
     apps: list[WebAppRecord] = []
     next_id = FIRST_WEBAPP_ID
     tag_ids = {name: 9_100_000 + k * 17 for k, name in enumerate(_TAGS)}
     for k in range(count):
         host = f"{_HOSTS[k % len(_HOSTS)]}{k // len(_HOSTS) or ''}"
         url = f"https://{host}.example.com/"
-        created = _date(rng, NOW - timedelta(days=40), 900)
-        updated = created + (NOW - timedelta(days=30) - created) * rng.random()
+        created = _date(rng, now - timedelta(days=40), 900)
+        updated = created + (now - timedelta(days=30) - created) * rng.random()
         last_scan = None
         if k == 0 or rng.random() < 0.95:
-            scan_date = _date(rng, NOW - timedelta(hours=12), 20)
+            scan_date = _date(rng, now - timedelta(hours=12), 20)
             last_scan = LastScan(
                 id=4_000_000 + k * 13,
                 name=f"Web Application Vulnerability Scan - {host} - {scan_date:%Y-%m-%d}",
