@@ -40,7 +40,7 @@ from connector.store.schema import (
     sync_runs,
     weaknesses,
 )
-from connector.store.upsert import chunks, insert_many, upsert
+from connector.store.upsert import analyze_if_stale, chunks, insert_many, upsert
 
 _HASH_VERSION = b"1"  # bump when the hashed fields change: every row is then rewritten once
 _ACTIVE = FindingStatus.ACTIVE.value
@@ -243,6 +243,7 @@ def upsert_assets(
                 .where(assets.c.connector == connector, assets.c.key.in_(chunk))
                 .values(last_seen_at=now)
             )
+        analyze_if_stale(conn, assets, len(result.created))
     return result
 
 
@@ -505,6 +506,7 @@ def upsert_findings(
             describe=_describe_finding_row,
         )
         insert_many(conn, finding_events, events, describe=_describe_event_row)
+        analyze_if_stale(conn, findings, len(result.created))
     return result
 
 

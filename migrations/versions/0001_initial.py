@@ -194,11 +194,6 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["connector", "finding_key"],
-            ["findings.connector", "findings.key"],
-            name=op.f("fk_finding_events_connector_finding_key_findings"),
-        ),
-        sa.ForeignKeyConstraint(
             ["run_id"], ["sync_runs.id"], name=op.f("fk_finding_events_run_id_sync_runs")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_finding_events")),

@@ -66,7 +66,7 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
     _fails_whole_transaction(
         engine,
         [finding("3", last_seen=datetime(2025, 1, 1))],  # naive: the point of the test
-        match="naive datetime",
+        match=r"^finding 3 of asset 1: naive datetime",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from storefactories import (
@@ -294,3 +295,16 @@ def test_findings_of_another_connector_are_separate(engine: Engine) -> None:
     with engine.connect() as conn:
         statuses = dict(conn.execute(sa.select(findings.c.connector, findings.c.status)).all())
     assert statuses == {CONNECTOR: "Active", "other": "Fixed"}
+
+
+def test_postgres_statistics_are_refreshed_after_a_first_bulk_write(engine: Engine) -> None:
+    """On PostgreSQL a page written into a never-analysed findings table triggers ANALYZE."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics are a PostgreSQL concern")
+    run = start_run(engine)
+    seed(engine, [asset("1")], [finding(str(i)) for i in range(1200)], run)
+    with engine.connect() as conn:
+        estimate = conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE oid = 'findings'::regclass"
+        ).scalar_one()
+    assert estimate >= 1200
