@@ -8,6 +8,7 @@ or `sqlalchemy.url`. Offline (`--sql`) mode is not supported: migrations run aga
 from __future__ import annotations
 
 import os
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -47,6 +48,8 @@ given = config.attributes.get("connection")
 if given is not None:
     run(given)
 else:
+    if config.config_file_name is not None:  # the developer CLI: log as alembic.ini says
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
     engine = create_engine_for(url_from_cli())
     try:
         with engine.connect() as conn:
