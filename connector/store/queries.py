@@ -153,6 +153,6 @@ def active_finding_counts(
     if qualys_statuses is not None:
         query = query.where(findings.c.qualys_status.in_(list(qualys_statuses)))
     try:
-        return dict(conn.execute(query).tuples().all())
+        return {str(key): int(count) for key, count in conn.execute(query)}
     except SQLAlchemyError as exc:
         raise StoreError(f"counting findings failed: {exc.__class__.__name__}") from exc
