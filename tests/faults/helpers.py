@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from connector.cli import main
 from connector.config import Config, Secret
 from connector.qualys.client import QualysClient
 from connector.simulator import Dataset, Simulator
@@ -91,19 +94,26 @@ def runs(engine: Engine) -> list[sa.RowMapping]:
 
 @dataclass
 class Tenant:
-    """The simulator, a config pointing at it, and the waits the client asked to sleep."""
+    """The simulator, a config pointing at it, and the waits the client asked to sleep.
+
+    In process (httpx.WSGITransport) by default; `over_socket(url)` talks to the same simulator
+    served on a real loopback port instead.
+    """
 
     sim: Simulator
     config: Config
     engine: Engine
     now: datetime
     waits: list[float] = field(default_factory=list)
+    real_socket: bool = False
 
-    def client(self, transport: httpx.BaseTransport | None = None) -> QualysClient:
+    def client(
+        self, transport: httpx.BaseTransport | None = None, config: Config | None = None
+    ) -> QualysClient:
+        if transport is None and not self.real_socket:
+            transport = httpx.WSGITransport(app=self.sim)
         return QualysClient(
-            self.config.qualys,
-            transport=transport or httpx.WSGITransport(app=self.sim),
-            sleep=self.waits.append,
+            (config or self.config).qualys, transport=transport, sleep=self.waits.append
         )
 
     def sync(
@@ -117,8 +127,55 @@ class Tenant:
         if sync_settings:
             config = replace(config, sync=replace(config.sync, **sync_settings))
         clock: Callable[[], datetime] = lambda: self.now  # noqa: E731
-        with self.client(transport) as client:
+        with self.client(transport, config) as client:
             return run_sync(config, self.engine, client, clock=clock)
 
     def with_qualys(self, **overrides: Any) -> Config:
         return replace(self.config, qualys=replace(self.config.qualys, **overrides))
+
+    def over_socket(self, base_url: str, **qualys: Any) -> Tenant:
+        """The same tenant reached through a real socket at `base_url`."""
+        config = self.with_qualys(api_url=base_url, **qualys)
+        return replace(self, config=config, real_socket=True)
+
+
+def write_config(tmp_path: Path, api_url: str, db_url: str, extra: str = "") -> Path:
+    """A config file for the CLI; the password comes from QUALYS_PASSWORD."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[qualys]
+api_url = "{api_url}"
+username = "{USERNAME}"
+page_size = {PAGE_SIZE}
+retry_max_attempts = 2
+retry_max_wait_seconds = 5
+[database]
+url = "{db_url}"
+[sync]
+asset_retention_days = 30
+{extra}
+""",
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(argv: list[str], config: Path, password: str = PASSWORD) -> CliResult:
+    """`connector --config <config> argv...` in process, with QUALYS_PASSWORD set."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["--config", str(config), *argv],
+        environ={"QUALYS_PASSWORD": password},
+        stdout=out,
+        stderr=err,
+    )
+    return CliResult(code, out.getvalue(), err.getvalue())
