@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -49,7 +49,7 @@ from connector.models import (
     SeveritySource,
     Weakness,
 )
-from connector.qualys.client import Page, QualysClient
+from connector.qualys.client import Page, QualysClient, RawPage, decode_page
 from connector.qualys.requests import Criterion
 from connector.store import repository as repo
 from connector.store.lock import sync_lock
@@ -273,14 +273,16 @@ class _Sync:
         type_filter = Criterion("type", "IN", ",".join(self._finding_types()))
         total = self.client.count_findings([type_filter])
         self.progress.start("findings", total)
-        for page in self._fetch_finding_pages(type_filter):
+        for raw in self._fetch_finding_pages(type_filter):
             self._check_stop()
+            page = decode_page(raw)  # here, while the fetch threads already wait for the next
             self._store_finding_page(page)
             self.progress.advance("findings", len(page.records))
 
-    def _fetch_finding_pages(self, type_filter: Criterion) -> Iterator[Page]:
-        """Pages from one or more keyset streams, fetched ahead in threads so that mapping and
-        storing overlap the server's time. With concurrency N the web apps are split into N
+    def _fetch_finding_pages(self, type_filter: Criterion) -> Iterator[RawPage]:
+        """Pages from one or more keyset streams, fetched ahead in threads so that decoding,
+        mapping and storing overlap the server's time (a thread only reads a page's paging
+        before it asks for the next). With concurrency N the web apps are split into N
         groups, each paged on its own (Qualys allows a few concurrent calls)."""
         streams: list[Sequence[Criterion]] = [[type_filter]]
         concurrency = self.config.qualys.concurrency
@@ -290,7 +292,7 @@ class _Sync:
             # A web app created after the listing is in no group: its findings come next sync.
             streams = [[type_filter, Criterion("webApp.id", "IN", ",".join(g))] for g in groups]
         return _prefetch(
-            [partial(self.client.iter_finding_pages, s, verbose=True) for s in streams],
+            [partial(self.client.iter_finding_raw_pages, s, verbose=True) for s in streams],
             depth=2 * len(streams),
             abort=self.stop,
         )
@@ -477,11 +479,12 @@ class _Sync:
 
 
 _DONE = object()
+_Item = TypeVar("_Item")
 
 
 def _prefetch(
-    producers: Sequence[Callable[[], Iterator[Page]]], *, depth: int, abort: threading.Event
-) -> Iterator[Page]:
+    producers: Sequence[Callable[[], Iterator[_Item]]], *, depth: int, abort: threading.Event
+) -> Iterator[_Item]:
     """Run each page iterator in its own thread and yield pages as they arrive.
 
     A producer's exception is re-raised in the consumer; when the consumer stops early (an error
@@ -499,7 +502,7 @@ def _prefetch(
             return True
         return False
 
-    def produce(make: Callable[[], Iterator[Page]]) -> None:
+    def produce(make: Callable[[], Iterator[_Item]]) -> None:
         try:
             for page in make():
                 if abort.is_set() or not put(page):

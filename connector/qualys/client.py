@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
@@ -27,7 +27,14 @@ from connector.errors import (
     QualysUnreachableError,
 )
 from connector.qualys.classify import Outcome, OutcomeKind, classify
-from connector.qualys.decode import MalformedXmlError, UnsafeXmlError, as_list, decode
+from connector.qualys.decode import (
+    MalformedXmlError,
+    PageHead,
+    UnsafeXmlError,
+    as_list,
+    decode,
+    success_page_head,
+)
 from connector.qualys.limiter import ConcurrencyLimiter
 from connector.qualys.paging import KeysetPager
 from connector.qualys.requests import Criterion, qualys_datetime, service_request
@@ -44,6 +51,7 @@ KB_MAX_BATCH = 300
 KB_MAX_CONTINUATIONS = 1000  # WARNING/URL hops per batch before we call it a loop
 
 WasObject = Literal["webapp", "finding"]
+_T = TypeVar("_T")
 _RECORD_TAG: dict[WasObject, str] = {"webapp": "WebApp", "finding": "Finding"}
 
 
@@ -55,6 +63,41 @@ class Page:
     has_more: bool
     last_id: int | None
     number: int  # 1-based
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One page of a WAS search as it arrived: its paging already read (the next request needs
+    no more), its records not decoded yet. `decode_page()` turns it into a Page; it needs no
+    client, so it can run in another thread or process.
+
+    `body` holds the undecoded XML when a cheap read of a SUCCESS answer sufficed for paging;
+    otherwise `doc` holds the document the full decode-and-classify path already built.
+    """
+
+    kind: WasObject
+    path: str
+    has_more: bool
+    last_id: int | None
+    number: int  # 1-based
+    body: bytes | None = field(default=None, repr=False)
+    doc: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def decode_page(raw: RawPage) -> Page:
+    """The records of one fetched page (decoding its body when it was not decoded yet)."""
+    doc = raw.doc
+    if doc is None:
+        doc = decode(raw.body or b"", source=f"the answer to {raw.path}")
+    response = _service_response(doc, raw.path)
+    data = response.get("data")
+    records = as_list(data.get(_RECORD_TAG[raw.kind])) if isinstance(data, dict) else []
+    return Page(
+        records=[r if isinstance(r, dict) else {} for r in records],
+        has_more=raw.has_more,
+        last_id=raw.last_id,
+        number=raw.number,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +177,19 @@ class QualysClient:
     ) -> Iterator[Page]:
         return self._iter_pages("finding", criteria, verbose=verbose, page_size=page_size)
 
+    def iter_finding_raw_pages(
+        self,
+        criteria: Sequence[Criterion] = (),
+        *,
+        verbose: bool = True,
+        page_size: int | None = None,
+    ) -> Iterator[RawPage]:
+        """Like iter_finding_pages, but each page is handed over as soon as its paging is read,
+        before its records are decoded (`decode_page`): the next request goes out while the
+        caller decodes. Errors are classified, retried and raised exactly as for the decoded
+        pages."""
+        return self._iter_raw_pages("finding", criteria, verbose=verbose, page_size=page_size)
+
     def _count(self, kind: WasObject, criteria: Sequence[Criterion]) -> int:
         path = f"/qps/rest/3.0/count/was/{kind}"
         doc = self._was_post(path, service_request(criteria), endpoint=f"count/was/{kind}")
@@ -148,30 +204,53 @@ class QualysClient:
         verbose: bool,
         page_size: int | None,
     ) -> Iterator[Page]:
+        for raw in self._iter_raw_pages(kind, criteria, verbose=verbose, page_size=page_size):
+            yield decode_page(raw)
+
+    def _iter_raw_pages(
+        self,
+        kind: WasObject,
+        criteria: Sequence[Criterion],
+        *,
+        verbose: bool,
+        page_size: int | None,
+    ) -> Iterator[RawPage]:
         size = self.settings.page_size if page_size is None else page_size
         if not 1 <= size <= 1000:
             raise QualysRequestError(f"page size {size} is out of range 1..1000")
         path = f"/qps/rest/3.0/search/was/{kind}"
-        tag = _RECORD_TAG[kind]
-        pager = KeysetPager(criteria, what=f"{tag} records")
+        pager = KeysetPager(criteria, what=f"{_RECORD_TAG[kind]} records")
         while not pager.done:
             body = service_request(pager.criteria(), verbose=verbose, limit_results=size)
-            doc = self._was_post(path, body, endpoint=f"search/was/{kind}")
-            response = _service_response(doc, path)
-            data = response.get("data")
-            records = as_list(data.get(tag)) if isinstance(data, dict) else []
-            has_more = str(response.get("hasMoreRecords", "false")).strip().lower() == "true"
-            last_id = (
-                _int(response["lastId"], what=f"lastId in {path}")
-                if response.get("lastId") is not None
-                else None
+            answer = self._call(
+                "POST",
+                path,
+                endpoint=f"search/was/{kind}",
+                content=body,
+                headers={"Content-Type": "text/xml"},
+                quick=_quick_success,
             )
+            if isinstance(answer, tuple):  # a SUCCESS page read cheaply: decode it later
+                head, raw_body = answer
+                has_more, last_id, doc = head.has_more, head.last_id, None
+            else:
+                response = _service_response(answer, path)
+                has_more = str(response.get("hasMoreRecords", "false")).strip().lower() == "true"
+                last_id = (
+                    _int(response["lastId"], what=f"lastId in {path}")
+                    if response.get("lastId") is not None
+                    else None
+                )
+                raw_body, doc = None, answer
             pager.advance(has_more=has_more, last_id=last_id)
-            yield Page(
-                records=[r if isinstance(r, dict) else {} for r in records],
+            yield RawPage(
+                kind=kind,
+                path=path,
                 has_more=has_more,
                 last_id=last_id,
                 number=pager.pages,
+                body=raw_body,
+                doc=doc,
             )
 
     def _was_post(self, path: str, body: bytes, *, endpoint: str) -> dict[str, Any]:
@@ -280,13 +359,20 @@ class QualysClient:
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         kb: bool = False,
-    ) -> dict[str, Any]:
+        quick: Callable[[httpx.Response], _T | None] | None = None,
+    ) -> dict[str, Any] | _T:
+        """Send, decode, classify, retry. `quick` may accept a response before the full decode
+        (a SUCCESS search page whose paging it read cheaply); when it returns None the answer
+        takes the full path, so every failure is classified and retried exactly alike."""
         url = f"{self.base_url}{path}"
         what = f"{method} {url}"
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> dict[str, Any] | _T:
             self.stats.record_call(endpoint)
             response = self._send(method, path, content=content, data=data, headers=headers, kb=kb)
+            accepted = None if quick is None else quick(response)
+            if accepted is not None:
+                return accepted
             doc = self._decode(response, url)
             outcome = classify(response.status_code, response.headers, doc)
             if outcome.kind is OutcomeKind.SUCCESS and doc is not None:
@@ -376,6 +462,17 @@ class QualysClient:
             kind="bad_response" if outcome.kind is OutcomeKind.BAD_RESPONSE else "retry",
             wait_seconds=outcome.wait_seconds,
         )
+
+
+def _quick_success(response: httpx.Response) -> tuple[PageHead, bytes] | None:
+    """(paging, body) of a 2xx XML search answer that is plainly a SUCCESS, else None."""
+    if not 200 <= response.status_code < 300:
+        return None
+    if "html" in response.headers.get("content-type", "").lower():
+        return None
+    body = response.content
+    head = success_page_head(body)
+    return None if head is None else (head, body)
 
 
 def _service_response(doc: Mapping[str, Any], path: str) -> dict[str, Any]:

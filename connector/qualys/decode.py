@@ -8,8 +8,10 @@ entity-expansion bomb or an external entity fails at once instead of eating memo
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
-from xml.parsers.expat import ExpatError
+from xml.parsers.expat import ExpatError, ParserCreate
 
 import xmltodict
 
@@ -89,6 +91,50 @@ def decode(body: bytes | str, *, source: str = "Qualys response") -> dict[str, A
     if not isinstance(doc, dict) or not doc:
         raise MalformedXmlError(f"{source} has no root element")
     return doc
+
+
+@dataclass(frozen=True, slots=True)
+class PageHead:
+    """What the next keyset request needs from a successful WAS search page."""
+
+    has_more: bool
+    last_id: int | None
+
+
+# A WAS search answer that starts exactly the way Qualys and the simulator write a success:
+# root, responseCode SUCCESS, optional count, hasMoreRecords and lastId, then data (or the end).
+# Anything else (comments, other elements, another order, odd spellings) does not match, and the
+# caller decodes the whole document instead.
+_SUCCESS_HEAD = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>)?\s*<ServiceResponse(?:\s[^<>]*)?>\s*"
+    rb"<responseCode>SUCCESS</responseCode>\s*"
+    rb"(?:<count>\s*\d+\s*</count>\s*)?"
+    rb"(?:<hasMoreRecords>(true|false)</hasMoreRecords>\s*)?"
+    rb"(?:<lastId>\s*(\d+)\s*</lastId>\s*)?"
+    rb"(?:<data[\s/>]|</ServiceResponse>)"
+)
+# Elements that must appear once at most: a second one would decode into a list.
+_ONCE = (b"<responseCode", b"<hasMoreRecords", b"<lastId")
+
+
+def success_page_head(body: bytes) -> PageHead | None:
+    """hasMoreRecords/lastId of a well-formed WAS search answer with responseCode SUCCESS, read
+    without building the document (a few ms instead of ~150 ms for a verbose page of 1000).
+
+    Returns None whenever there is any doubt (another layout, a repeated element, a DOCTYPE, not
+    well-formed): the caller then decodes and classifies the whole body as usual. A body accepted
+    here is well-formed XML without entity declarations, so decode() of it cannot fail.
+    """
+    head = _SUCCESS_HEAD.match(body)
+    if head is None or b"<!DOCTYPE" in body or any(body.count(tag) > 1 for tag in _ONCE):
+        return None
+    parser = ParserCreate()  # no handlers: a well-formedness check at C speed
+    try:
+        parser.Parse(body, True)
+    except ExpatError:
+        return None
+    has_more, last_id = head.group(1), head.group(2)
+    return PageHead(has_more=has_more == b"true", last_id=None if last_id is None else int(last_id))
 
 
 def as_list(value: Any) -> list[Any]:
