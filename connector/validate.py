@@ -2,7 +2,8 @@
 
 Web apps: the Qualys count against active assets. Per web application: Qualys' count of open
 findings (status NEW/ACTIVE/REOPENED, the sync's type filter) against the stored Active findings
-with those Qualys statuses. Every mismatch gets its likely cause.
+with those Qualys statuses on active assets (findings of archived assets are left out of counts,
+so a web app archived by retention shows up). Every mismatch gets its likely cause.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def validate(config: Config, engine: Engine, client: QualysClient) -> Validation
     types = synced_types(config)
     with engine.connect() as conn:
         stored_assets = asset_overview(conn, name)
-        stored_open = active_finding_counts(conn, name, types=types, qualys_statuses=OPEN_STATUSES)
+        stored_open = active_finding_counts(
+            conn, name, types=types, qualys_statuses=OPEN_STATUSES, active_assets_only=True
+        )
         stored_info = active_finding_counts(conn, name, types=(INFORMATION_GATHERED,))
     report = ValidationReport()
     report.webapps_qualys = client.count_webapps()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -14,6 +14,8 @@ from connector.errors import ExitCode
 from connector.qualys.client import QualysClient
 from connector.store.database import create_engine_for, ensure_schema
 from connector.validate import ValidationReport, validate
+
+PIPE_WIDTH = 200
 
 
 def register(sub: Any) -> None:
@@ -41,8 +43,17 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2), file=ctx.stdout)
     else:
-        print_report(Console(file=ctx.stdout), report)
+        print_report(report_console(ctx.stdout), report)
     return int(ExitCode.OK if report.ok else ExitCode.MISMATCH)
+
+
+def report_console(stream: TextIO) -> Console:
+    """A console on `stream`; without a terminal, wide enough that table rows (and the causes in
+    them) stay on one line for logs and pipes."""
+    console = Console(file=stream)
+    if console.is_terminal:
+        return console
+    return Console(file=stream, width=PIPE_WIDTH)
 
 
 def print_report(console: Console, report: ValidationReport) -> None:

@@ -141,18 +141,27 @@ def active_finding_counts(
     *,
     types: Collection[str] | None = None,
     qualys_statuses: Collection[str] | None = None,
+    active_assets_only: bool = False,
 ) -> dict[str, int]:
-    """Active findings per asset key, optionally only of these types and Qualys statuses."""
+    """Active findings per asset key, optionally only of these types and Qualys statuses, and
+    only on active assets (findings of archived assets are left out of counts)."""
     query = (
         sa.select(findings.c.asset_key, sa.func.count())
         .where(findings.c.connector == connector, findings.c.status == "Active")
         .group_by(findings.c.asset_key)
     )
+    if active_assets_only:
+        query = query.join(
+            assets,
+            sa.and_(
+                assets.c.connector == findings.c.connector, assets.c.key == findings.c.asset_key
+            ),
+        ).where(assets.c.state == "active")
     if types is not None:
         query = query.where(findings.c.type.in_(list(types)))
     if qualys_statuses is not None:
         query = query.where(findings.c.qualys_status.in_(list(qualys_statuses)))
     try:
-        return {str(key): int(count) for key, count in conn.execute(query)}
+        return {str(row[0]): int(row[1]) for row in conn.execute(query)}
     except SQLAlchemyError as exc:
         raise StoreError(f"counting findings failed: {exc.__class__.__name__}") from exc
