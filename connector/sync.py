@@ -30,18 +30,16 @@ from connector.errors import (
     QualysError,
     SyncInterruptedError,
 )
+from connector.findingpages import MappedPage, PageMapper
 from connector.logsetup import log_context
 from connector.mapping import (
     INFORMATION_GATHERED,
-    asset_from_finding,
     derive_severity,
-    map_finding,
     map_kb_vuln,
     map_webapp,
 )
 from connector.models import (
     Asset,
-    Finding,
     FindingStatus,
     Rejected,
     RunKind,
@@ -49,7 +47,7 @@ from connector.models import (
     SeveritySource,
     Weakness,
 )
-from connector.qualys.client import Page, QualysClient, RawPage, decode_page
+from connector.qualys.client import QualysClient, RawPage
 from connector.qualys.requests import Criterion
 from connector.store import repository as repo
 from connector.store.lock import sync_lock
@@ -60,6 +58,8 @@ FETCHED_TYPES = ("VULNERABILITY", "SENSITIVE_CONTENT")
 KB_REFRESHED_AT = "kb_refreshed_at"
 KB_REFRESH_INTERVAL = timedelta(hours=24)
 ABSENT_REASON = "absent"
+PAGE_WORKERS = 2  # processes decoding and mapping finding pages in a large sync
+PAGE_WORKERS_MIN_FINDINGS = 5000
 
 
 class SyncProgress(Protocol):
@@ -134,10 +134,17 @@ def run_sync(
     clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
     progress: SyncProgress | None = None,
+    page_workers: int | None = None,
 ) -> SyncReport:
-    """Run one complete sync under the connector's sync lock; on failure, record it and raise."""
+    """Run one complete sync under the connector's sync lock; on failure, record it and raise.
+
+    `page_workers`: processes that decode and map finding pages (0: in this process); by default
+    PAGE_WORKERS when there are at least PAGE_WORKERS_MIN_FINDINGS findings and two CPUs.
+    """
     with sync_lock(engine, config.connector_name):
-        return _Sync(config, engine, client, clock, stop or threading.Event(), progress).run()
+        sync = _Sync(config, engine, client, clock, stop or threading.Event(), progress)
+        sync.page_workers = page_workers
+        return sync.run()
 
 
 class _Sync:
@@ -157,6 +164,7 @@ class _Sync:
         self.clock = clock
         self.stop = stop
         self.progress = progress or _NoProgress()
+        self.page_workers: int | None = None
         self.counts = SyncCounts()
         self.known_assets: set[str] = set()
         self.seen_findings: set[str] = set()
@@ -273,11 +281,29 @@ class _Sync:
         type_filter = Criterion("type", "IN", ",".join(self._finding_types()))
         total = self.client.count_findings([type_filter])
         self.progress.start("findings", total)
-        for raw in self._fetch_finding_pages(type_filter):
-            self._check_stop()
-            page = decode_page(raw)  # here, while the fetch threads already wait for the next
-            self._store_finding_page(page)
-            self.progress.advance("findings", len(page.records))
+        fallback = self.config.sync.severity_fallback
+        with PageMapper(self._page_workers(total), self.kb_cvss, fallback) as mapper:
+            for raw in self._fetch_finding_pages(type_filter):
+                self._check_stop()
+                mapper.submit(raw)  # decoded and mapped while the fetch threads wait
+                for mapped in mapper.ready():
+                    self._store_mapped_page(mapped)
+            for mapped in mapper.drain():
+                self._store_mapped_page(mapped)
+
+    def _page_workers(self, total: int) -> int:
+        """Worker processes for decoding and mapping: none for small listings (starting one
+        costs about as much as decoding a few pages) or on a single CPU."""
+        if self.page_workers is not None:
+            return self.page_workers
+        if (os.cpu_count() or 1) < 2 or total < PAGE_WORKERS_MIN_FINDINGS:
+            return 0
+        return PAGE_WORKERS
+
+    def _store_mapped_page(self, mapped: MappedPage) -> None:
+        self._check_stop()
+        self._store_finding_page(mapped)
+        self.progress.advance("findings", mapped.records)
 
     def _fetch_finding_pages(self, type_filter: Criterion) -> Iterator[RawPage]:
         """Pages from one or more keyset streams, fetched ahead in threads so that decoding,
@@ -297,23 +323,15 @@ class _Sync:
             abort=self.stop,
         )
 
-    def _store_finding_page(self, page: Page) -> None:
-        findings: list[Finding] = []
-        new_assets: dict[str, Asset] = {}
-        for raw in page.records:
-            mapped = map_finding(
-                raw, kb_cvss=self.kb_cvss, severity_fallback=self.config.sync.severity_fallback
-            )
-            if isinstance(mapped, Rejected):
-                self._reject(mapped)
-                if mapped.ref.isdigit():  # known id: still listed, so never "absent"
-                    self.seen_findings.add(mapped.ref)
-                continue
-            findings.append(mapped)
-            if mapped.asset_key not in self.known_assets:
-                asset = asset_from_finding(raw)
-                if asset is not None:
-                    new_assets[asset.key] = asset
+    def _store_finding_page(self, mapped: MappedPage) -> None:
+        for rejected in mapped.rejected:
+            self._reject(rejected)
+            if rejected.ref.isdigit():  # known id: still listed, so never "absent"
+                self.seen_findings.add(rejected.ref)
+        findings = mapped.findings
+        new_assets = {
+            asset.key: asset for key, asset in mapped.assets.items() if key not in self.known_assets
+        }
         now = self.clock()
         with self.engine.begin() as conn:
             if new_assets:
