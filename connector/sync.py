@@ -14,8 +14,10 @@ import queue
 import socket
 import threading
 import time
+from array import array
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -40,6 +42,7 @@ from connector.mapping import (
 )
 from connector.models import (
     Asset,
+    Finding,
     FindingStatus,
     Rejected,
     RunKind,
@@ -58,6 +61,7 @@ FETCHED_TYPES = ("VULNERABILITY", "SENSITIVE_CONTENT")
 KB_REFRESHED_AT = "kb_refreshed_at"
 KB_REFRESH_INTERVAL = timedelta(hours=24)
 ABSENT_REASON = "absent"
+REDERIVE_BATCH = 1000
 PAGE_WORKERS = 2  # processes decoding and mapping finding pages in a large sync
 PAGE_WORKERS_MIN_FINDINGS = 5000
 
@@ -167,7 +171,7 @@ class _Sync:
         self.page_workers: int | None = None
         self.counts = SyncCounts()
         self.known_assets: set[str] = set()
-        self.seen_findings: set[str] = set()
+        self.seen_findings = SeenKeys()
         self.seen_qids: set[int] = set()
         self.latest_test: dict[str, datetime] = {}
         self.kb_cvss: dict[int, float | None] = {}
@@ -376,10 +380,14 @@ class _Sync:
                 changed += self._store_kb(result.vulns, result.unknown)
                 self.progress.advance("knowledge base", len(missing))
             changed += self._refresh_changed_kb()
-        except QualysAuthError:
-            raise
         except QualysError as exc:
+            # Findings are complete without KB text: warn, keep going, retry next sync.
             warning = f"knowledge base enrichment failed, retried next sync: {_one_line(exc)}"
+            if isinstance(exc, QualysAuthError):
+                warning += (
+                    " (the user may lack a role that reads the KB: grant it, or set "
+                    "[sync] pull_knowledge_base = false)"
+                )
             log.warning("%s", warning)
             self.counts.warnings.append(warning)
             return
@@ -425,36 +433,52 @@ class _Sync:
         return changed
 
     def _rederive_severity(self, weaknesses: list[Weakness]) -> None:
-        """Findings without their own CVSS take the KB's once it is known (or when it changed)."""
-        qids = {w.qid for w in weaknesses if w.cvss_v3_base is not None}
-        if not qids:
-            return
-        fallback = self.config.sync.severity_fallback
-        with self.engine.begin() as conn:
-            stored = [
-                *repo.load_findings(
-                    conn, self.name, qids=qids, severity_source=SeveritySource.QUALYS_SEVERITY
-                ),
-                *repo.load_findings(
-                    conn, self.name, qids=qids, severity_source=SeveritySource.KB_CVSS_V3
-                ),
-            ]
-            updated = []
-            for finding in stored:
-                severity, source = derive_severity(
-                    cvss_v3_base=None,
-                    kb_cvss_v3_base=self.kb_cvss.get(finding.qid) if finding.qid else None,
-                    qualys_severity=finding.qualys_severity,
-                    finding_type=finding.type,
-                    fallback=fallback,
-                )
-                if (severity, source) != (finding.severity, finding.severity_source):
-                    updated.append(replace(finding, severity=severity, severity_source=source))
-            if updated:
-                repo.upsert_findings(
-                    conn, self.name, updated, run_id=self.run_id, now=self.clock(), reason="kb"
-                )
-        self.counts.severity_rederived += len(updated)
+        """Findings without their own CVSS take the KB's once it is known (or when it changed).
+
+        Walked in keyset pages of REDERIVE_BATCH, each its own transaction, so memory stays flat
+        whatever the number of findings."""
+        qids = sorted({w.qid for w in weaknesses})
+        for start in range(0, len(qids), 500):
+            group = qids[start : start + 500]
+            for source in (SeveritySource.KB_CVSS_V3, SeveritySource.QUALYS_SEVERITY):
+                after: str | None = None
+                while True:
+                    with self.engine.begin() as conn:
+                        batch = repo.load_findings(
+                            conn,
+                            self.name,
+                            qids=group,
+                            severity_source=source,
+                            after_key=after,
+                            limit=REDERIVE_BATCH,
+                        )
+                        if not batch:
+                            break
+                        after = batch[-1].key
+                        updated = [f for f in map(self._with_kb_severity, batch) if f]
+                        if updated:
+                            repo.upsert_findings(
+                                conn,
+                                self.name,
+                                updated,
+                                run_id=self.run_id,
+                                now=self.clock(),
+                                reason="kb",
+                            )
+                    self.counts.severity_rederived += len(updated)
+
+    def _with_kb_severity(self, finding: Finding) -> Finding | None:
+        """The finding with the severity the KB's CVSS now gives it, or None when unchanged."""
+        severity, source = derive_severity(
+            cvss_v3_base=None,
+            kb_cvss_v3_base=self.kb_cvss.get(finding.qid or 0),
+            qualys_severity=finding.qualys_severity,
+            finding_type=finding.type,
+            fallback=self.config.sync.severity_fallback,
+        )
+        if (severity, source) == (finding.severity, finding.severity_source):
+            return None
+        return replace(finding, severity=severity, severity_source=source)
 
     # --- steps 5-7: close ----------------------------------------------------------------------
     def _close(self) -> None:
@@ -494,6 +518,39 @@ class _Sync:
     def _reject(self, rejected: Rejected) -> None:
         self.counts.skipped[f"{rejected.kind}: {rejected.reason}"] += 1
         log.warning("skipped %s %s: %s", rejected.kind, rejected.ref, rejected.reason)
+
+
+class SeenKeys(Collection[str]):
+    """The numeric finding keys Qualys listed in this sync, kept as a compact sorted array
+    (8 bytes a key instead of a string in a set: 250,000 keys take 2 MB)."""
+
+    def __init__(self) -> None:
+        self._ids: array[int] = array("q")
+        self._sorted = True
+
+    def add(self, key: str) -> None:
+        self._ids.append(int(key))
+        self._sorted = False
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str) or not key.isdigit():
+            return False
+        ids = self._ordered()
+        number = int(key)
+        at = bisect_left(ids, number)
+        return at < len(ids) and ids[at] == number
+
+    def __iter__(self) -> Iterator[str]:
+        return (str(number) for number in self._ordered())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _ordered(self) -> array[int]:
+        if not self._sorted:
+            self._ids = array("q", sorted(set(self._ids)))
+            self._sorted = True
+        return self._ids
 
 
 _DONE = object()

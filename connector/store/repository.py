@@ -526,7 +526,8 @@ def mark_absent_fixed(
     `seen_keys` becomes Fixed with an event; their content hash is cleared so a reappearance is
     rewritten. `types` keeps findings of types that were not fetched out of it.
     Returns the keys fixed. Active keys are streamed and diffed in Python, updates are batched."""
-    seen = seen_keys if isinstance(seen_keys, set | frozenset) else set(seen_keys)
+    # Sets and set-like collections (the sync's compact key set) are used as they are.
+    seen = set(seen_keys) if isinstance(seen_keys, list | tuple) else seen_keys
     base = sa.select(findings.c.key).where(
         findings.c.connector == connector, findings.c.status == _ACTIVE
     )
@@ -578,12 +579,24 @@ def mark_absent_fixed(
 
 
 def load_findings(
-    conn: Connection, connector: str, *, qids: Collection[int], severity_source: str
+    conn: Connection,
+    connector: str,
+    *,
+    qids: Collection[int],
+    severity_source: str,
+    after_key: str | None = None,
+    limit: int | None = None,
 ) -> list[Finding]:
-    """The stored findings of these QIDs whose severity came from `severity_source`."""
+    """The stored findings of these QIDs whose severity came from `severity_source`, by key.
+
+    With `limit`, one page of at most that many findings with keys after `after_key` (keyset
+    paging, so a caller can walk a large set in bounded memory); then at most 900 QIDs."""
+    wanted = sorted(qids)
+    if limit is not None and len(wanted) > 900:
+        raise ValueError("load_findings pages at most 900 QIDs at a time")
     out: list[Finding] = []
     with _reading("loading findings"):
-        for chunk in chunks(sorted(qids)):
+        for chunk in chunks(wanted):
             query = (
                 sa.select(findings)
                 .where(
@@ -593,6 +606,10 @@ def load_findings(
                 )
                 .order_by(findings.c.key)
             )
+            if after_key is not None:
+                query = query.where(findings.c.key > after_key)
+            if limit is not None:
+                query = query.limit(limit)
             out.extend(_finding_from_row(row) for row in conn.execute(query).mappings())
     return out
 

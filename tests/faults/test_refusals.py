@@ -99,11 +99,6 @@ def test_kb_refused_while_findings_work_completes_with_a_warning(
     assert snapshot(tenant.engine) == clean  # severities re-derived from the KB's CVSS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync.py _sync_knowledge_base re-raises QualysAuthError from the KB, so a KB-only "
-    "refusal (expired account code 2001 / no KB permission) fails the whole sync",
-)
 def test_kb_refused_as_expired_account_while_findings_work_completes(tenant: Tenant) -> None:
     """A KB answering 2001 (the simulator's default KB refusal) while WAS calls work does not fail
     the sync: findings are stored and a warning is recorded."""
