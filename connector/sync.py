@@ -544,7 +544,7 @@ class SeenKeys(Collection[str]):
         return (str(number) for number in self._ordered())
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._ordered())
 
     def _ordered(self) -> array[int]:
         if not self._sorted:
