@@ -6,35 +6,16 @@ importer turns them into its own dataclass, so the store knows nothing of the im
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from connector.errors import StoreError, StoreWriteError
-from connector.store.database import db_reason
+from connector.store.failures import reading, writing
 from connector.store.schema import assets, import_mappings, imported_scans
-
-
-@contextmanager
-def _reading(what: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StoreError(f"{what}: {db_reason(exc)}") from exc
-
-
-@contextmanager
-def _writing(what: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StoreWriteError(f"{what}: {db_reason(exc)}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +46,7 @@ def save_mapping(
     """Create or replace the mapping `name`; returns True when it was created."""
     table = import_mappings
     where = sa.and_(table.c.connector == connector, table.c.name == name)
-    with _writing(f"saving import mapping {name!r}"):
+    with writing(f"saving import mapping {name!r}"):
         exists = conn.execute(sa.select(table.c.name).where(where)).first() is not None
         if exists:
             conn.execute(
@@ -86,7 +67,7 @@ def save_mapping(
 
 def load_mapping(conn: Connection, connector: str, name: str) -> StoredMapping | None:
     table = import_mappings
-    with _reading(f"reading import mapping {name!r}"):
+    with reading(f"reading import mapping {name!r}"):
         row = (
             conn.execute(
                 sa.select(table).where(table.c.connector == connector, table.c.name == name)
@@ -99,7 +80,7 @@ def load_mapping(conn: Connection, connector: str, name: str) -> StoredMapping |
 
 def list_mappings(conn: Connection, connector: str) -> list[StoredMapping]:
     table = import_mappings
-    with _reading("listing import mappings"):
+    with reading("listing import mappings"):
         rows = conn.execute(
             sa.select(table).where(table.c.connector == connector).order_by(table.c.name)
         ).mappings()
@@ -109,7 +90,7 @@ def list_mappings(conn: Connection, connector: str) -> list[StoredMapping]:
 def delete_mapping(conn: Connection, connector: str, name: str) -> bool:
     """Delete the mapping; returns False when there was none of that name."""
     table = import_mappings
-    with _writing(f"deleting import mapping {name!r}"):
+    with writing(f"deleting import mapping {name!r}"):
         result = conn.execute(
             sa.delete(table).where(table.c.connector == connector, table.c.name == name)
         )
@@ -140,7 +121,7 @@ def record_imported_scan(
     now: datetime,
 ) -> int:
     """Insert an imported_scans row; returns its id."""
-    with _writing(f"recording the import of {file_name}"):
+    with writing(f"recording the import of {file_name}"):
         result = conn.execute(
             sa.insert(imported_scans)
             .values(
@@ -171,7 +152,7 @@ def list_imported_scans(
     )
     if limit is not None:
         query = query.limit(limit)
-    with _reading("listing imported scans"):
+    with reading("listing imported scans"):
         return [_scan(row) for row in conn.execute(query).mappings()]
 
 
@@ -184,7 +165,7 @@ def find_imported_scan(conn: Connection, connector: str, checksum: str) -> Impor
         .order_by(table.c.id)
         .limit(1)
     )
-    with _reading("looking up earlier imports"):
+    with reading("looking up earlier imports"):
         row = conn.execute(query).mappings().first()
     return None if row is None else _scan(row)
 
@@ -202,7 +183,7 @@ def latest_report_date(conn: Connection, connector: str, asset_key: str) -> date
         .order_by(table.c.report_date.desc())
         .limit(1)
     )
-    with _reading(f"reading the last import of asset {asset_key}"):
+    with reading(f"reading the last import of asset {asset_key}"):
         value: datetime | None = conn.execute(query).scalar()
     return value
 
@@ -212,7 +193,7 @@ def api_asset_urls(conn: Connection, connector: str, *, source: str = "api") -> 
     query = sa.select(assets.c.url, assets.c.key).where(
         assets.c.connector == connector, assets.c.source == source, assets.c.url.is_not(None)
     )
-    with _reading("reading the web applications' URLs"):
+    with reading("reading the web applications' URLs"):
         return {row.url: row.key for row in conn.execute(query)}
 
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from connector.errors import StoreError
+from connector.store.failures import reading
 from connector.store.schema import assets, findings, weaknesses
 
 STREAM_BATCH = 1000
@@ -116,12 +115,10 @@ def iter_weaknesses(
 
 
 def _stream(conn: Connection, query: sa.Select[Any]) -> Iterator[dict[str, Any]]:
-    try:
+    with reading("export query failed"):
         result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
         for row in result:
             yield dict(row._mapping)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"export query failed: {exc.__class__.__name__}: {exc}") from exc
 
 
 def asset_overview(conn: Connection, connector: str) -> dict[str, tuple[str | None, str]]:
@@ -129,10 +126,8 @@ def asset_overview(conn: Connection, connector: str) -> dict[str, tuple[str | No
     query = sa.select(assets.c.key, assets.c.name, assets.c.state).where(
         assets.c.connector == connector
     )
-    try:
+    with reading("reading assets failed"):
         return {row.key: (row.name, row.state) for row in conn.execute(query)}
-    except SQLAlchemyError as exc:
-        raise StoreError(f"reading assets failed: {exc.__class__.__name__}") from exc
 
 
 def active_finding_counts(
@@ -161,7 +156,5 @@ def active_finding_counts(
         query = query.where(findings.c.type.in_(list(types)))
     if qualys_statuses is not None:
         query = query.where(findings.c.qualys_status.in_(list(qualys_statuses)))
-    try:
+    with reading("counting findings failed"):
         return {str(row[0]): int(row[1]) for row in conn.execute(query)}
-    except SQLAlchemyError as exc:
-        raise StoreError(f"counting findings failed: {exc.__class__.__name__}") from exc

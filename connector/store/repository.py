@@ -8,8 +8,7 @@ carries a hash of the fields it was written from, and only new or changed record
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import blake2b
@@ -17,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StoreError, StoreWriteError
 from connector.models import (
@@ -31,7 +29,7 @@ from connector.models import (
     SeveritySource,
     Weakness,
 )
-from connector.store.database import db_reason
+from connector.store.failures import reading, writing
 from connector.store.schema import (
     assets,
     connector_state,
@@ -77,22 +75,6 @@ class RunRecord:
 
 
 # --- errors -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _writing(what: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StoreWriteError(f"{what}: {db_reason(exc)}") from exc
-
-
-@contextmanager
-def _reading(what: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StoreError(f"{what}: {db_reason(exc)}") from exc
 
 
 def _length_limits(table: sa.Table, *, skip: Collection[str] = ()) -> list[tuple[str, int]]:
@@ -205,7 +187,7 @@ def upsert_assets(
         return result
     _check_connector(connector)
     keys = list(batch)
-    with _reading(f"reading {len(keys)} stored assets"):
+    with reading(f"reading {len(keys)} stored assets"):
         stored = _existing(conn, assets, connector, keys, "content_hash")
     rows: list[dict[str, Any]] = []
     untouched: list[str] = []
@@ -227,7 +209,7 @@ def upsert_assets(
         )
         rows.append(values)
     result.unchanged = len(untouched)
-    with _writing(f"writing {len(rows)} assets (first: asset {rows[0]['key'] if rows else '-'})"):
+    with writing(f"writing {len(rows)} assets (first: asset {rows[0]['key'] if rows else '-'})"):
         upsert(
             conn,
             assets,
@@ -264,7 +246,7 @@ def raise_last_observed(conn: Connection, connector: str, latest: Mapping[str, d
         .values(last_observed=sa.bindparam("b_at", type_=assets.c.last_observed.type))
     )
     params = [{"b_connector": connector, "b_key": k, "b_at": at} for k, at in latest.items()]
-    with _writing(f"raising last_observed of {len(params)} assets"):
+    with writing(f"raising last_observed of {len(params)} assets"):
         for batch in chunks(params, 1000):
             conn.execute(stmt, list(batch))
 
@@ -281,7 +263,7 @@ def apply_retention(
     """Archive active assets last observed before `cutoff` (or, never observed, last seen before
     it); reactivate archived ones observed since. Returns (archived keys, reactivated keys)."""
     observed = _observed_expr()
-    with _reading("selecting assets for retention"):
+    with reading("selecting assets for retention"):
         to_archive: list[str] = list(
             conn.execute(
                 sa.select(assets.c.key).where(
@@ -300,7 +282,7 @@ def apply_retention(
                 )
             ).scalars()
         )
-    with _writing("applying asset retention"):
+    with writing("applying asset retention"):
         for keys, state, archived_at in (
             (to_archive, AssetState.ARCHIVED.value, now),
             (to_reactivate, AssetState.ACTIVE.value, None),
@@ -321,7 +303,7 @@ def count_assets(conn: Connection, connector: str) -> dict[str, int]:
         .where(assets.c.connector == connector)
         .group_by(assets.c.state)
     )
-    with _reading("counting assets"):
+    with reading("counting assets"):
         return dict(conn.execute(query).all())
 
 
@@ -411,7 +393,7 @@ def _describe_event_row(row: Mapping[str, Any]) -> str:
 
 def _check_assets_exist(conn: Connection, connector: str, batch: Mapping[str, Finding]) -> None:
     wanted = sorted({f.asset_key for f in batch.values()})
-    with _reading(f"reading {len(wanted)} assets of a findings batch"):
+    with reading(f"reading {len(wanted)} assets of a findings batch"):
         present = _existing(conn, assets, connector, wanted)
     missing = set(wanted) - set(present)
     if missing:
@@ -423,7 +405,7 @@ def _check_assets_exist(conn: Connection, connector: str, batch: Mapping[str, Fi
 
 
 def _check_run_exists(conn: Connection, run_id: int) -> None:
-    with _reading(f"reading run {run_id}"):
+    with reading(f"reading run {run_id}"):
         found = conn.execute(sa.select(sync_runs.c.id).where(sync_runs.c.id == run_id)).first()
     if found is None:
         raise StoreWriteError(f"run {run_id} does not exist: start_run() before writing findings")
@@ -450,7 +432,7 @@ def upsert_findings(
         return result
     _check_connector(connector)
     keys = list(batch)
-    with _reading(f"reading {len(keys)} stored findings"):
+    with reading(f"reading {len(keys)} stored findings"):
         stored = _existing(
             conn, findings, connector, keys, "content_hash", "status", "fixed_at", "fixed_reason"
         )
@@ -496,7 +478,7 @@ def upsert_findings(
     _check_assets_exist(conn, connector, {r["key"]: batch[r["key"]] for r in rows})
     if events:
         _check_run_exists(conn, run_id)
-    with _writing(f"writing {len(rows)} findings (first: {_label(batch[rows[0]['key']])})"):
+    with writing(f"writing {len(rows)} findings (first: {_label(batch[rows[0]['key']])})"):
         upsert(
             conn,
             findings,
@@ -540,7 +522,7 @@ def mark_absent_fixed(
     else:
         queries = [base.where(findings.c.asset_key.in_(c)) for c in chunks(sorted(asset_keys))]
     absent: list[str] = []
-    with _reading("reading active findings"):
+    with reading("reading active findings"):
         for query in queries:
             active: Iterable[str] = conn.execute(
                 query, execution_options={"yield_per": 10_000}
@@ -549,7 +531,7 @@ def mark_absent_fixed(
     if not absent:
         return absent
     _check_run_exists(conn, run_id)
-    with _writing(f"marking {len(absent)} absent findings fixed (first: finding {absent[0]})"):
+    with writing(f"marking {len(absent)} absent findings fixed (first: finding {absent[0]})"):
         for chunk in chunks(absent):
             conn.execute(
                 sa.update(findings)
@@ -595,7 +577,7 @@ def load_findings(
     if limit is not None and len(wanted) > 900:
         raise ValueError("load_findings pages at most 900 QIDs at a time")
     out: list[Finding] = []
-    with _reading("loading findings"):
+    with reading("loading findings"):
         for chunk in chunks(wanted):
             query = (
                 sa.select(findings)
@@ -660,7 +642,7 @@ def count_findings(
             ),
         ).where(assets.c.state == AssetState.ACTIVE.value)
     query = query.group_by(findings.c.status, findings.c.severity)
-    with _reading("counting findings"):
+    with reading("counting findings"):
         return {(row[0], row[1]): row[2] for row in conn.execute(query)}
 
 
@@ -671,7 +653,7 @@ def count_active_findings_by_asset(conn: Connection, connector: str) -> dict[str
         .where(findings.c.connector == connector, findings.c.status == _ACTIVE)
         .group_by(findings.c.asset_key)
     )
-    with _reading("counting active findings per asset"):
+    with reading("counting active findings per asset"):
         return dict(conn.execute(query).all())
 
 
@@ -683,7 +665,7 @@ def load_weakness_cvss(conn: Connection, connector: str) -> dict[int, float | No
     query = sa.select(weaknesses.c.qid, weaknesses.c.cvss_v3_base).where(
         weaknesses.c.connector == connector
     )
-    with _reading("loading weakness scores"):
+    with reading("loading weakness scores"):
         return dict(conn.execute(query).all())
 
 
@@ -726,7 +708,7 @@ def upsert_weaknesses(
     known = {row["qid"] for row in rows}
     unknown = sorted(set(unknown_qids) - known)
     if unknown:
-        with _reading("reading stored weaknesses"):
+        with reading("reading stored weaknesses"):
             stored: set[int] = set()
             for chunk in chunks(unknown):
                 query = sa.select(weaknesses.c.qid).where(
@@ -739,7 +721,7 @@ def upsert_weaknesses(
         for qid in unknown
     ]
     first = rows[0]["qid"] if rows else (unknown[0] if unknown else "-")
-    with _writing(f"writing {len(rows) + len(blanks)} weaknesses (first: QID {first})"):
+    with writing(f"writing {len(rows) + len(blanks)} weaknesses (first: QID {first})"):
         update = [c.name for c in weaknesses.columns if c.name not in ("connector", "qid")]
         upsert(
             conn,
@@ -761,7 +743,7 @@ def get_state(conn: Connection, connector: str, name: str) -> str | None:
     query = sa.select(connector_state.c.value).where(
         connector_state.c.connector == connector, connector_state.c.name == name
     )
-    with _reading(f"reading state {name}"):
+    with reading(f"reading state {name}"):
         return conn.execute(query).scalar_one_or_none()
 
 
@@ -770,7 +752,7 @@ def set_state(conn: Connection, connector: str, name: str, value: str, *, now: d
     row = {"connector": connector, "name": name, "value": value, "updated_at": now}
     _check_connector(connector)
     _check_lengths(f"state {name}", row, _length_limits(connector_state, skip=("connector",)))
-    with _writing(f"writing state {name}"):
+    with writing(f"writing state {name}"):
         upsert(
             conn,
             connector_state,
@@ -799,7 +781,7 @@ def start_run(
         host=host[:255],
         pid=pid,
     )
-    with _writing(f"starting a {kind} run"):
+    with writing(f"starting a {kind} run"):
         return int(conn.execute(stmt.returning(sync_runs.c.id)).scalar_one())
 
 
@@ -827,7 +809,7 @@ def finish_run(
             error=error,
         )
     )
-    with _writing(f"finishing run {run_id}"):
+    with writing(f"finishing run {run_id}"):
         if conn.execute(stmt).rowcount != 1:
             raise StoreWriteError(f"finishing run {run_id}: no such run")
 
@@ -846,7 +828,7 @@ def abandon_stale_runs(conn: Connection, connector: str, *, now: datetime) -> in
             error=sa.func.coalesce(sync_runs.c.error, "the process ended before the run finished"),
         )
     )
-    with _writing("abandoning stale runs"):
+    with writing("abandoning stale runs"):
         return int(conn.execute(stmt).rowcount)
 
 
@@ -873,7 +855,7 @@ def last_run(conn: Connection, connector: str, kind: RunKind | None = None) -> R
     if kind is not None:
         query = query.where(sync_runs.c.kind == str(kind))
     query = query.order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc()).limit(1)
-    with _reading("reading the last run"):
+    with reading("reading the last run"):
         row = conn.execute(query).mappings().first()
     return None if row is None else _run_from_row(row)
 
@@ -887,7 +869,7 @@ def last_success_at(
         sync_runs.c.kind == str(kind),
         sync_runs.c.outcome == RunOutcome.SUCCEEDED.value,
     )
-    with _reading("reading the last successful run"):
+    with reading("reading the last successful run"):
         value = conn.execute(query).scalar_one_or_none()
     return _as_utc(value)
 
