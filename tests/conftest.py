@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from connector.store.database import create_engine_for, head_revision, upgrade
 from connector.store.schema import metadata
+from tests.support import Tenant, make_tenant
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "qualys" / "samples"
 
@@ -142,3 +143,9 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         server.drop_database(url)
+
+
+@pytest.fixture
+def tenant(engine: Engine, db_url: str) -> Tenant:
+    """A small simulated Qualys tenant whose syncs write to `engine` (SQLite and PostgreSQL)."""
+    return make_tenant(engine, db_url)

@@ -15,16 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from connector.config import SyncSettings, config_for_tests
 from connector.exports import csv_cell
-from connector.simulator import NOW, Simulator
-from tests.faults.helpers import (
-    PASSWORD,
-    USERNAME,
+from tests.support import (
     Tenant,
-    qualys_settings,
+    make_tenant,
     run_cli,
-    small_dataset,
     write_config,
 )
 
@@ -48,13 +43,8 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 @pytest.fixture
 def tenant(engine: Engine, db_url: str) -> Tenant:
-    sim = Simulator(small_dataset(), username=USERNAME, password=PASSWORD)
-    config = config_for_tests(
-        qualys=qualys_settings("http://qualys.test"),
-        database_url=db_url,
-        sync=SyncSettings(asset_retention_days=30),
-    )
-    tenant = Tenant(sim=sim, config=config, engine=engine, now=NOW + timedelta(hours=1))
+    """The small tenant, already synced once."""
+    tenant = make_tenant(engine, db_url)
     tenant.sync()
     return tenant
 

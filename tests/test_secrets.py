@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from connector.cli import main
 from connector.simulator import Dataset, RunningServer, Simulator, serve_in_thread
 from connector.store.schema import metadata
-from tests.faults.helpers import USERNAME, write_config
+from tests.support import USERNAME, write_config
 
 PASSWORD = "Zq9!pW-s3cr3t_%&=+/Äx"
 WRONG = "Wr0ng!pW-gu3ss_%&=+/Öy"

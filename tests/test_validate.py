@@ -8,31 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
-from connector.config import SyncSettings, config_for_tests
-from connector.simulator import NOW, RunningServer, Simulator, serve_in_thread
+from connector.simulator import RunningServer, serve_in_thread
 from connector.validate import ValidationReport, validate
-from tests.faults.helpers import (
-    PASSWORD,
-    USERNAME,
+from tests.support import (
     Tenant,
-    qualys_settings,
     run_cli,
-    small_dataset,
     write_config,
 )
-
-
-@pytest.fixture
-def tenant(engine: Engine, db_url: str) -> Tenant:
-    sim = Simulator(small_dataset(), username=USERNAME, password=PASSWORD)
-    config = config_for_tests(
-        qualys=qualys_settings("http://qualys.test"),
-        database_url=db_url,
-        sync=SyncSettings(asset_retention_days=30),
-    )
-    return Tenant(sim=sim, config=config, engine=engine, now=NOW + timedelta(hours=1))
 
 
 @pytest.fixture

@@ -5,35 +5,16 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
-from connector.config import SyncSettings, config_for_tests
-from connector.simulator import NOW, Simulator
 from connector.store.database import create_engine_for
-from tests.faults.helpers import (
-    PASSWORD,
-    USERNAME,
+from tests.support import (
     Snapshot,
     Tenant,
-    qualys_settings,
-    small_dataset,
     snapshot,
 )
-
-
-@pytest.fixture
-def tenant(engine: Engine, db_url: str) -> Tenant:
-    sim = Simulator(small_dataset(), username=USERNAME, password=PASSWORD)
-    config = config_for_tests(
-        qualys=qualys_settings("http://qualys.test"),
-        database_url=db_url,
-        sync=SyncSettings(asset_retention_days=30),
-    )
-    return Tenant(sim=sim, config=config, engine=engine, now=NOW + timedelta(hours=1))
 
 
 @pytest.fixture

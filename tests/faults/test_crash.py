@@ -20,7 +20,7 @@ import pytest
 from connector.errors import ConnectorError
 from connector.models import RunOutcome
 from connector.simulator import Dataset, Fault, Simulator, serve_in_thread
-from tests.faults.helpers import (
+from tests.support import (
     PASSWORD,
     USERNAME,
     Snapshot,

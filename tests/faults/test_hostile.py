@@ -20,7 +20,7 @@ from connector.errors import QualysResponseError
 from connector.models import RunOutcome
 from connector.simulator import serve_in_thread
 from connector.store import schema
-from tests.faults.helpers import (
+from tests.support import (
     Snapshot,
     Tenant,
     assert_nothing_wrongly_fixed,

@@ -14,7 +14,7 @@ from connector.errors import QualysAuthError
 from connector.models import RunOutcome
 from connector.simulator import Fault, serve_in_thread
 from connector.store import schema
-from tests.faults.helpers import (
+from tests.support import (
     Snapshot,
     Tenant,
     assert_nothing_wrongly_fixed,

@@ -10,7 +10,7 @@ import pytest
 from connector.errors import QualysUnreachableError
 from connector.models import RunOutcome
 from connector.simulator import Fault, RunningServer, serve_in_thread
-from tests.faults.helpers import Snapshot, Tenant, assert_nothing_wrongly_fixed, runs, snapshot
+from tests.support import Snapshot, Tenant, assert_nothing_wrongly_fixed, runs, snapshot
 
 Reference = Callable[[Tenant], Snapshot]
 

@@ -10,7 +10,7 @@ import pytest
 from connector.errors import QualysResponseError, QualysUnreachableError
 from connector.models import RunOutcome
 from connector.simulator import Fault
-from tests.faults.helpers import (
+from tests.support import (
     Snapshot,
     Tenant,
     assert_nothing_wrongly_fixed,

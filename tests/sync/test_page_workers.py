@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from connector.models import RunOutcome
 from connector.store import schema
 from connector.sync import run_sync
-from tests.sync.conftest import Tenant
+from tests.support import Tenant
 
 
 def _stored(tenant: Tenant) -> set[tuple[object, ...]]:

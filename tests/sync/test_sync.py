@@ -12,7 +12,7 @@ from connector.mapping import severity_from_cvss
 from connector.models import RunOutcome
 from connector.simulator import Fault
 from connector.store import schema
-from tests.sync.conftest import Tenant
+from tests.support import Tenant
 
 
 def rows(tenant: Tenant, query: sa.Select) -> list[sa.Row]:  # type: ignore[type-arg]

@@ -1,11 +1,12 @@
-"""Fault-suite helpers: a small simulated tenant with recorded retry waits, and store snapshots."""
+"""Test support shared by the sync, fault, validate, export and secrets tests: a simulated
+Qualys tenant (recording the retry waits the client asked for), store snapshots, CLI runs."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +15,34 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from connector.cli import main
-from connector.config import Config, Secret
+from connector.config import Config, Secret, SyncSettings, config_for_tests
 from connector.qualys.client import QualysClient
-from connector.simulator import Dataset, Simulator
+from connector.simulator import NOW, Dataset, Simulator
 from connector.store import schema
 from connector.sync import SyncReport, run_sync
 
 USERNAME = "sim"
 PASSWORD = "sim-pass"
 PAGE_SIZE = 20
+SYNCED_TYPES = ("VULNERABILITY", "SENSITIVE_CONTENT")
 
 
 def small_dataset() -> Dataset:
     """Four web apps, 120 findings (about five pages of 20 once informational ones are left out)."""
     return Dataset.generate(webapps=4, findings=120, seed=11)
+
+
+def make_tenant(
+    engine: Engine, db_url: str, dataset: Dataset | None = None, **qualys: Any
+) -> Tenant:
+    """A tenant over `dataset` (default: small_dataset()) whose sync writes to `engine`."""
+    sim = Simulator(dataset or small_dataset(), username=USERNAME, password=PASSWORD)
+    config = config_for_tests(
+        qualys=qualys_settings("http://qualys.test", **qualys),
+        database_url=db_url,
+        sync=SyncSettings(asset_retention_days=30),
+    )
+    return Tenant(sim=sim, config=config, engine=engine, now=NOW + timedelta(hours=1))
 
 
 def qualys_settings(api_url: str, **overrides: Any) -> dict[str, Any]:
@@ -119,16 +134,22 @@ class Tenant:
     def sync(
         self,
         *,
+        at: datetime | None = None,
         transport: httpx.BaseTransport | None = None,
         config: Config | None = None,
         **sync_settings: Any,
     ) -> SyncReport:
+        """One sync with the clock at `at` (default: the tenant's now)."""
         config = config or self.config
         if sync_settings:
             config = replace(config, sync=replace(config.sync, **sync_settings))
-        clock: Callable[[], datetime] = lambda: self.now  # noqa: E731
+        clock: Callable[[], datetime] = lambda: at or self.now  # noqa: E731
         with self.client(transport, config) as client:
             return run_sync(config, self.engine, client, clock=clock)
+
+    def expected_ids(self, types: tuple[str, ...] = SYNCED_TYPES) -> set[str]:
+        """The ids of the simulated findings a sync of these types stores."""
+        return {str(f.id) for f in self.sim.dataset.findings() if f.type in types}
 
     def with_qualys(self, **overrides: Any) -> Config:
         return replace(self.config, qualys=replace(self.config.qualys, **overrides))
