@@ -9,7 +9,8 @@
     │   └── QualysResponseError     the answer made no sense (bad XML, a paging loop)
     ├── StoreError                  the database
     │   ├── SchemaMismatchError     the schema is newer than this code, or not migrated
-    │   └── StoreWriteError         a record could not be written (names the record)
+    │   ├── StoreWriteError         a record could not be written (names the record)
+    │   └── SyncLockLostError       the sync lock vanished mid-sync; stop, the next sync resumes
     ├── ImportFileError             a scan file is unreadable or does not fit its mapping
     ├── SyncAlreadyRunningError     another process holds this connector's sync lock (exit 4)
     └── SyncInterruptedError        a shutdown was requested part-way through a sync
@@ -85,6 +86,10 @@ class SchemaMismatchError(StoreError):
 
 class StoreWriteError(StoreError):
     """A record could not be written; the message names it."""
+
+
+class SyncLockLostError(StoreError):
+    """This process no longer holds the sync lock it started with; it must stop syncing."""
 
 
 class ImportFileError(ConnectorError):

@@ -53,7 +53,7 @@ from connector.models import (
 from connector.qualys.client import QualysClient, RawPage
 from connector.qualys.requests import Criterion
 from connector.store import repository as repo
-from connector.store.lock import sync_lock
+from connector.store.lock import ensure_lock_held, sync_lock
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +250,10 @@ class _Sync:
             log.exception("could not record the end of sync %d", self.run_id)
 
     def _check_stop(self) -> None:
+        """Between pages: stop on a shutdown request, or when the sync lock was lost."""
         if self.stop.is_set():
             raise SyncInterruptedError("sync interrupted by a shutdown request; nothing was closed")
+        ensure_lock_held(self.engine, self.name)
 
     # --- step 2: web apps ----------------------------------------------------------------------
     def _sync_webapps(self) -> None:

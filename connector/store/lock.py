@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.errors import StoreError, SyncAlreadyRunningError
+from connector.errors import StoreError, SyncAlreadyRunningError, SyncLockLostError
 from connector.store.schema import sync_locks
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class _Held:
     thread_id: int
     info: LockInfo
     depth: int
+    lock: _RowLock | _PostgresLock
 
 
 _held: dict[tuple[str, str], _Held] = {}
@@ -114,7 +115,7 @@ def sync_lock(
     lock = backend(engine, connector, stale_after=stale_after)
     info = _acquire(lock, connector, wait=wait, timeout=timeout, stop=stop)
     with _held_guard:
-        _held[registry_key] = _Held(me, info, 1)
+        _held[registry_key] = _Held(me, info, 1, lock)
     log.info("sync lock acquired for connector %s (%s)", connector, info.describe())
     try:
         yield info
@@ -123,6 +124,23 @@ def sync_lock(
             _held.pop(registry_key, None)
         lock.release()
         log.info("sync lock released for connector %s", connector)
+
+
+def ensure_lock_held(engine: Engine, connector: str) -> None:
+    """Raise SyncLockLostError unless this process still holds the connector's sync lock.
+
+    A sync calls it between pages: a PostgreSQL advisory lock dies with its connection (a server
+    restart), and a SQLite row can be taken over after a long stall; either way another process
+    may now sync, so this one must stop rather than run beside it."""
+    registry_key = (engine.url.render_as_string(hide_password=False), connector)
+    with _held_guard:
+        held = _held.get(registry_key)
+    if held is None or not held.lock.still_held():
+        raise SyncLockLostError(
+            f"lost the sync lock of connector {connector} (its database session ended or "
+            "another process took it over): stopped so that two syncs never run at once; "
+            "the next sync carries on from what was stored"
+        )
 
 
 def _acquire(
@@ -295,6 +313,16 @@ class _RowLock:
         except SQLAlchemyError as exc:
             raise _store_error("reading", self.connector, exc) from exc
 
+    def still_held(self) -> bool:
+        """True while the row still names this holder."""
+        if self.info is None:
+            return False
+        try:
+            row = self.current()
+        except StoreError:
+            return False
+        return row is not None and row.holder == self.info.holder
+
     def _heartbeat(self, info: LockInfo) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
             try:
@@ -375,6 +403,16 @@ class _PostgresLock:
                 return _read_row(conn, self.connector)
         except SQLAlchemyError as exc:
             raise _store_error("reading", self.connector, exc) from exc
+
+    def still_held(self) -> bool:
+        """True while the session holding the advisory lock is alive (the lock lives as long)."""
+        if self.conn is None:
+            return False
+        try:
+            self.conn.execute(sa.select(1))
+        except SQLAlchemyError:
+            return False
+        return True
 
     def release(self) -> None:
         if self.conn is None or self.info is None:
