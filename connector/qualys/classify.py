@@ -93,6 +93,12 @@ TABLE: tuple[_Rule, ...] = (
     # --- HTTP status ---
     _Rule(_AUTH, status=frozenset({401, 403}), note="HTTP {status}"),
     _Rule(_RETRY, status=frozenset({409, 429}), note="HTTP {status}: server busy or rate limited"),
+    _Rule(
+        _RETRY,
+        status=range(500, 600),
+        body=Body.HTML,
+        note="HTTP {status} with an HTML page: Qualys maintenance or a proxy error",
+    ),
     _Rule(_RETRY, status=range(500, 600), note="HTTP {status}: server error"),
     _Rule(_RETRY, body=Body.HTML, note="HTML page instead of XML (maintenance)"),
     _Rule(_REQ, status=range(400, 500), note="HTTP {status}"),

@@ -138,3 +138,11 @@ def test_table_ends_with_a_catch_all() -> None:
     assert last.code is None
     assert last.status is None
     assert last.body is None
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_html_page_is_reported_as_maintenance(status: int) -> None:
+    """An HTML page where XML was expected is retried and named as maintenance, whatever the status."""
+    outcome = classify(status, {"content-type": "text/html; charset=utf-8"}, None)
+    assert outcome.kind is RETRY
+    assert "maintenance" in outcome.message
