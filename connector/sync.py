@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -21,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -50,6 +49,7 @@ from connector.models import (
     SeveritySource,
     Weakness,
 )
+from connector.prefetch import prefetch
 from connector.qualys.client import QualysClient, RawPage
 from connector.qualys.requests import Criterion
 from connector.store import repository as repo
@@ -323,7 +323,7 @@ class _Sync:
             groups = [ids[i::concurrency] for i in range(concurrency)]
             # A web app created after the listing is in no group: its findings come next sync.
             streams = [[type_filter, Criterion("webApp.id", "IN", ",".join(g))] for g in groups]
-        return _prefetch(
+        return prefetch(
             [partial(self.client.iter_finding_raw_pages, s, verbose=True) for s in streams],
             depth=2 * len(streams),
             abort=self.stop,
@@ -553,62 +553,6 @@ class SeenKeys(Collection[str]):
             self._ids = array("q", sorted(set(self._ids)))
             self._sorted = True
         return self._ids
-
-
-_DONE = object()
-_Item = TypeVar("_Item")
-
-
-def _prefetch(
-    producers: Sequence[Callable[[], Iterator[_Item]]], *, depth: int, abort: threading.Event
-) -> Iterator[_Item]:
-    """Run each page iterator in its own thread and yield pages as they arrive.
-
-    A producer's exception is re-raised in the consumer; when the consumer stops early (an error
-    or a shutdown), producers notice within a second and stop fetching.
-    """
-    pages: queue.Queue[object] = queue.Queue(maxsize=max(depth, 1))
-    cancelled = threading.Event()
-
-    def put(item: object) -> bool:
-        while not cancelled.is_set():
-            try:
-                pages.put(item, timeout=1.0)
-            except queue.Full:
-                continue
-            return True
-        return False
-
-    def produce(make: Callable[[], Iterator[_Item]]) -> None:
-        try:
-            for page in make():
-                if abort.is_set() or not put(page):
-                    break
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            put(exc)
-            return
-        put(_DONE)  # also after an abort: the consumer must never wait for a page that won't come
-
-    threads = [
-        threading.Thread(target=produce, args=(make,), name=f"fetch-{i}", daemon=True)
-        for i, make in enumerate(producers)
-    ]
-    for thread in threads:
-        thread.start()
-    remaining = len(threads)
-    try:
-        while remaining:
-            item = pages.get()
-            if item is _DONE:
-                remaining -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item  # type: ignore[misc]
-    finally:
-        cancelled.set()
-        for thread in threads:
-            thread.join(timeout=5)
 
 
 def _one_line(exc: BaseException) -> str:
