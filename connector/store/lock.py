@@ -192,6 +192,15 @@ def _read_row(conn: Connection, connector: str) -> LockInfo | None:
     )
 
 
+def _current_holder(engine: Engine, connector: str) -> LockInfo | None:
+    """Who the sync_locks row says holds the connector's lock, if anyone."""
+    try:
+        with engine.connect() as conn:
+            return _read_row(conn, connector)
+    except SQLAlchemyError as exc:
+        raise _store_error("reading", connector, exc) from exc
+
+
 def _new_info(connector: str, now: datetime) -> LockInfo:
     return LockInfo(
         connector=connector,
@@ -307,11 +316,7 @@ class _RowLock:
         return mine
 
     def current(self) -> LockInfo | None:
-        try:
-            with self.engine.connect() as conn:
-                return _read_row(conn, self.connector)
-        except SQLAlchemyError as exc:
-            raise _store_error("reading", self.connector, exc) from exc
+        return _current_holder(self.engine, self.connector)
 
     def still_held(self) -> bool:
         """True while the row still names this holder."""
@@ -398,11 +403,7 @@ class _PostgresLock:
         return mine
 
     def current(self) -> LockInfo | None:
-        try:
-            with self.engine.connect() as conn:
-                return _read_row(conn, self.connector)
-        except SQLAlchemyError as exc:
-            raise _store_error("reading", self.connector, exc) from exc
+        return _current_holder(self.engine, self.connector)
 
     def still_held(self) -> bool:
         """True while the session holding the advisory lock is alive (the lock lives as long)."""
