@@ -117,6 +117,12 @@ def print_summary(report: ImportReport, out: TextIO) -> None:
         f"{report.unchanged} unchanged, {report.closed} marked Fixed",
         file=out,
     )
+    if report.kept_from_api:
+        print(
+            f"  kept:            {report.kept_from_api} findings the API sync already stores "
+            "(left as the sync wrote them)",
+            file=out,
+        )
     if report.previous_import is not None:
         when = report.previous_import.imported_at.strftime("%Y-%m-%d %H:%M UTC")
         print(

@@ -41,7 +41,7 @@ from connector.importer.records import (
 )
 from connector.importer.report import ReportInfo, ReportRow
 from connector.importer.textlines import DEFAULT_ENCODING, TextLines
-from connector.models import Asset, Finding, Rejected, RunKind, RunOutcome
+from connector.models import SOURCE_API, Asset, Finding, Rejected, RunKind, RunOutcome
 from connector.store import imports as store_imports
 from connector.store import repository
 
@@ -83,6 +83,7 @@ class ImportReport:
     skipped: list[Rejected] = field(default_factory=list)
     by_type: dict[str, int] = field(default_factory=dict)
     consolidated_rows: int = 0
+    kept_from_api: int = 0  # findings the API sync already stores, left as the sync wrote them
     previous_import: store_imports.ImportedScan | None = None
     closing_note: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -97,6 +98,7 @@ class ImportReport:
             "fixed": self.closed,
             "skipped": self.skipped_count,
             "consolidated_rows": self.consolidated_rows,
+            "kept_from_api": self.kept_from_api,
             "by_type": dict(self.by_type),
             "skipped_rows": [f"{r.ref}: {r.reason}" for r in self.skipped[:20]],
         }
@@ -290,10 +292,11 @@ def _write(
         report.checksum = plan.flat.checksum
         if len(writer.asset_keys) == 1:
             report.asset_key = next(iter(writer.asset_keys))
+    report.kept_from_api = len(writer.kept_from_api)
     report.created = len(writer.created)
     report.updated = len(writer.updated - writer.created)
     report.findings = len(writer.seen)
-    report.unchanged = report.findings - report.created - report.updated
+    report.unchanged = report.findings - report.created - report.updated - report.kept_from_api
     report.previous_import = store_imports.find_imported_scan(conn, connector, report.checksum)
     if options.close_absent:
         _close_absent(conn, connector, report, writer, now)
@@ -440,6 +443,7 @@ class _Writer:
         self.asset_keys: set[str] = set()
         self.created: set[str] = set()
         self.updated: set[str] = set()
+        self.kept_from_api: set[str] = set()
         self._pending: dict[str, Finding] = {}
 
     def asset(self, asset: Asset, *, from_api: bool) -> None:
@@ -466,6 +470,14 @@ class _Writer:
             self.flush()
 
     def flush(self) -> None:
+        # The API sync owns the findings it stored (the same WAS finding id): a report, which may
+        # be older, never overwrites them; the next sync keeps them current.
+        synced = repository.keys_from_source(
+            self.conn, self.connector, list(self._pending), source=SOURCE_API
+        )
+        for key in synced:
+            del self._pending[key]
+        self.kept_from_api.update(synced)
         if not self._pending:
             return
         result = repository.upsert_findings(

@@ -596,6 +596,22 @@ def load_findings(
     return out
 
 
+def keys_from_source(
+    conn: Connection, connector: str, keys: Collection[str], *, source: str
+) -> set[str]:
+    """Which of these finding keys are stored with this source."""
+    found: set[str] = set()
+    with reading("reading finding sources"):
+        for chunk in chunks(sorted(keys)):
+            query = sa.select(findings.c.key).where(
+                findings.c.connector == connector,
+                findings.c.source == source,
+                findings.c.key.in_(chunk),
+            )
+            found.update(conn.execute(query).scalars())
+    return found
+
+
 def _finding_from_row(row: sa.RowMapping) -> Finding:
     return Finding(
         key=row["key"],

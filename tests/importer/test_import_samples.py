@@ -131,3 +131,46 @@ def test_saved_was_mapping_changes_severity_values(cli: Cli, samples: Path) -> N
     wrong = cli.run("import", str(samples / XML_SAMPLE), "--mapping", "was-lenient")
     assert wrong.code == 1
     assert "is for qualys_was_csv files but this file is qualys_was_xml" in wrong.err
+
+
+def test_findings_the_api_sync_stores_are_not_overwritten_by_a_report(
+    cli: Cli, samples: Path
+) -> None:
+    """A report finding whose WAS id the API sync already stores is left as the sync wrote it."""
+    from datetime import UTC, datetime
+
+    from connector.models import (
+        Asset,
+        Finding,
+        FindingStatus,
+        RunKind,
+        Severity,
+        SeveritySource,
+    )
+    from connector.store import repository
+
+    now = datetime.now(UTC)
+    api_app = Asset("42", "TestSparker (API)", "http://TestSparker.com", None, None)
+    synced = Finding(
+        key="78419248",  # the report's first VULNERABILITY ID
+        asset_key="42",
+        name="as the API sync stored it",
+        status=FindingStatus.FIXED,
+        severity=Severity.LOW,
+        severity_source=SeveritySource.CVSS_V3,
+        qualys_status="FIXED",
+    )
+    with cli.engine.begin() as conn:
+        repository.upsert_assets(conn, "qualys-was", [api_app], now=now)
+        run = repository.start_run(conn, "qualys-was", RunKind.SYNC, now=now, host="h", pid=1)
+        repository.upsert_findings(conn, "qualys-was", [synced], run_id=run, now=now, reason="sync")
+    result = cli.run("import", str(samples / CSV_SAMPLE))
+    assert result.code == 0, result.err
+    assert "kept:            1 findings the API sync already stores" in result.out
+    stored = cli.findings()["78419248"]
+    assert (stored["name"], stored["status"], stored["source"]) == (
+        "as the API sync stored it",
+        "Fixed",
+        "api",
+    )
+    assert len(cli.findings()) == 92
