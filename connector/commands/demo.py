@@ -71,9 +71,14 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
                 print_summary(
                     console, sync_with_progress(config, engine, client, console, bars=True)
                 )
-            console.rule("three findings as `connector export findings` writes them")
+            console.rule(
+                "three Active findings as `connector export findings --status Active` writes them"
+            )
             with engine.connect() as conn:
-                rows = islice(iter_findings(conn, config.connector_name, ExportFilter()), 3)
+                rows = islice(
+                    iter_findings(conn, config.connector_name, ExportFilter(statuses=("Active",))),
+                    3,
+                )
                 out = io.StringIO()
                 exports.write("findings", rows, "jsonl", out)
             console.print(out.getvalue(), markup=False, highlight=False, soft_wrap=True)
