@@ -139,13 +139,17 @@ def run_sync(
     stop: threading.Event | None = None,
     progress: SyncProgress | None = None,
     page_workers: int | None = None,
+    lock_wait_seconds: float = 0,
 ) -> SyncReport:
     """Run one complete sync under the connector's sync lock; on failure, record it and raise.
 
     `page_workers`: processes that decode and map finding pages (0: in this process); by default
     PAGE_WORKERS when there are at least PAGE_WORKERS_MIN_FINDINGS findings and two CPUs.
+    `lock_wait_seconds`: how long to wait for another process's sync to finish before raising
+    SyncAlreadyRunningError (0: at once).
     """
-    with sync_lock(engine, config.connector_name):
+    wait = lock_wait_seconds > 0
+    with sync_lock(engine, config.connector_name, wait=wait, timeout=lock_wait_seconds, stop=stop):
         sync = _Sync(config, engine, client, clock, stop or threading.Event(), progress)
         sync.page_workers = page_workers
         return sync.run()

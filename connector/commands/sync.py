@@ -36,6 +36,14 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="log progress lines instead of drawing bars"
     )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="when another process is syncing this connector, wait up to this long for it "
+        "(default: report it and exit 4 at once)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -78,7 +86,9 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         ensure_schema(engine)
         with QualysClient(config.qualys) as client:
-            report = sync_with_progress(config, engine, client, console, bars=not args.no_progress)
+            report = sync_with_progress(
+                config, engine, client, console, bars=not args.no_progress, lock_wait=args.wait
+            )
             validation = validate(config, engine, client) if config.sync.validate_after else None
     except QualysUnreachableError as exc:
         print(f"error: sync failed: {exc}", file=ctx.stderr)
@@ -97,14 +107,26 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def sync_with_progress(
-    config: Config, engine: Engine, client: QualysClient, console: Console, *, bars: bool
+    config: Config,
+    engine: Engine,
+    client: QualysClient,
+    console: Console,
+    *,
+    bars: bool,
+    lock_wait: float = 0,
 ) -> SyncReport:
     """One sync, drawing bars on a terminal (when `bars`) and logging progress lines otherwise."""
     if console.is_terminal and bars:
         columns = (TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=console, transient=True) as progress:
-            return run_sync(config, engine, client, progress=RichProgress(progress))
-    return run_sync(config, engine, client, progress=LogProgress())
+            return run_sync(
+                config,
+                engine,
+                client,
+                progress=RichProgress(progress),
+                lock_wait_seconds=lock_wait,
+            )
+    return run_sync(config, engine, client, progress=LogProgress(), lock_wait_seconds=lock_wait)
 
 
 def print_summary(console: Console, report: SyncReport) -> None:
