@@ -662,17 +662,6 @@ def count_findings(
         return {(row[0], row[1]): row[2] for row in conn.execute(query)}
 
 
-def count_active_findings_by_asset(conn: Connection, connector: str) -> dict[str, int]:
-    """asset key -> number of Active findings (assets without any are absent)."""
-    query = (
-        sa.select(findings.c.asset_key, sa.func.count())
-        .where(findings.c.connector == connector, findings.c.status == _ACTIVE)
-        .group_by(findings.c.asset_key)
-    )
-    with reading("counting active findings per asset"):
-        return dict(conn.execute(query).all())
-
-
 # --- weaknesses (the Knowledge Base) ------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from storefactories import (
 
 from connector.models import FindingStatus, SeveritySource
 from connector.store import repository as repo
+from connector.store.queries import active_finding_counts
 from connector.store.schema import finding_events, findings
 
 
@@ -277,7 +278,7 @@ def test_counts_leave_out_archived_assets_by_default(engine: Engine) -> None:
             ("Active", "High"): 2,
             ("Fixed", "High"): 1,
         }
-        assert repo.count_active_findings_by_asset(conn, CONNECTOR) == {"1": 1, "2": 1}
+        assert active_finding_counts(conn, CONNECTOR) == {"1": 1, "2": 1}
         assert repo.count_findings(conn, "another-connector") == {}
 
 
