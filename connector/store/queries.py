@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.store.failures import reading
-from connector.store.schema import assets, findings, weaknesses
+from connector.store.schema import FINDING_ASSET, assets, findings, weaknesses
 
 STREAM_BATCH = 1000
 
@@ -43,7 +43,7 @@ def iter_findings(
 ) -> Iterator[dict[str, Any]]:
     joined = findings.join(
         assets,
-        sa.and_(assets.c.connector == findings.c.connector, assets.c.key == findings.c.asset_key),
+        FINDING_ASSET,
     ).outerjoin(
         weaknesses,
         sa.and_(weaknesses.c.connector == findings.c.connector, weaknesses.c.qid == findings.c.qid),
@@ -87,9 +87,7 @@ def iter_weaknesses(
         .select_from(
             findings.join(
                 assets,
-                sa.and_(
-                    assets.c.connector == findings.c.connector, assets.c.key == findings.c.asset_key
-                ),
+                FINDING_ASSET,
             )
         )
         .where(findings.c.connector == connector, findings.c.status == "Active")
@@ -148,9 +146,7 @@ def active_finding_counts(
     if active_assets_only:
         query = query.join(
             assets,
-            sa.and_(
-                assets.c.connector == findings.c.connector, assets.c.key == findings.c.asset_key
-            ),
+            FINDING_ASSET,
         ).where(assets.c.state == "active")
     if types is not None:
         query = query.where(findings.c.type.in_(list(types)))

@@ -31,6 +31,7 @@ from connector.models import (
 )
 from connector.store.failures import reading, writing
 from connector.store.schema import (
+    FINDING_ASSET,
     assets,
     connector_state,
     finding_events,
@@ -653,9 +654,7 @@ def count_findings(
     if not include_archived:
         query = query.join(
             assets,
-            sa.and_(
-                assets.c.connector == findings.c.connector, assets.c.key == findings.c.asset_key
-            ),
+            FINDING_ASSET,
         ).where(assets.c.state == AssetState.ACTIVE.value)
     query = query.group_by(findings.c.status, findings.c.severity)
     with reading("counting findings"):

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    and_,
 )
 from sqlalchemy.engine import Dialect
 
@@ -121,6 +122,11 @@ findings = Table(
     Index(None, "connector", "asset_key", "status"),
     Index(None, "connector", "qid"),
     Index(None, "connector", "severity"),
+)
+
+# How a finding reaches its asset (the composite foreign key above), for joins.
+FINDING_ASSET = and_(
+    assets.c.connector == findings.c.connector, assets.c.key == findings.c.asset_key
 )
 
 weaknesses = Table(
