@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from connector.cli import main
 from connector.config import Config, Secret, SyncSettings, config_for_tests
 from connector.qualys.client import QualysClient
-from connector.simulator import NOW, Dataset, Simulator
+from connector.simulator import NOW, Dataset, Simulator, WebAppRecord
 from connector.store import schema
 from connector.sync import SyncReport, run_sync
 
@@ -150,6 +150,17 @@ class Tenant:
     def expected_ids(self, types: tuple[str, ...] = SYNCED_TYPES) -> set[str]:
         """The ids of the simulated findings a sync of these types stores."""
         return {str(f.id) for f in self.sim.dataset.findings() if f.type in types}
+
+    def archive_one_webapp(self) -> WebAppRecord:
+        """Move the clock 400 days on with every web app but the first observed again, and sync:
+        retention archives exactly that first one, which is returned."""
+        later = self.now + timedelta(days=400)
+        archived, *kept = self.sim.dataset.webapps()
+        for webapp in kept:
+            self.sim.dataset.update_webapp(webapp.id, updated_date=later)
+        self.now = later
+        assert self.sync().counts.assets_archived == 1
+        return archived
 
     def with_qualys(self, **overrides: Any) -> Config:
         return replace(self.config, qualys=replace(self.config.qualys, **overrides))

@@ -4,7 +4,6 @@ whether the sync succeeds or Qualys refuses the login."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,10 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from connector.cli import main
 from connector.simulator import Dataset, RunningServer, Simulator, serve_in_thread
 from connector.store.schema import metadata
-from tests.support import USERNAME, write_config
+from tests.support import USERNAME, run_cli, write_config
 
 PASSWORD = "Zq9!pW-s3cr3t_%&=+/Äx"
 WRONG = "Wr0ng!pW-gu3ss_%&=+/Öy"
@@ -45,14 +43,9 @@ def served() -> Iterator[RunningServer]:
 
 
 def cli(argv: list[str], config: Path, password: str = PASSWORD) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(
-        ["--config", str(config), *argv],
-        environ={"QUALYS_PASSWORD": password},
-        stdout=out,
-        stderr=err,
-    )
-    return code, out.getvalue() + err.getvalue()
+    """The CLI's exit code and everything it wrote (stdout and stderr together)."""
+    result = run_cli(argv, config, password)
+    return result.code, result.stdout + result.stderr
 
 
 def dump_database(engine: Engine) -> str:
