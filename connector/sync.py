@@ -52,7 +52,11 @@ from connector.models import (
 from connector.prefetch import prefetch
 from connector.qualys.client import QualysClient, RawPage
 from connector.qualys.requests import Criterion
-from connector.store import repository as repo
+from connector.store import assets as store_assets
+from connector.store import findings as store_findings
+from connector.store import rows as store_rows
+from connector.store import runs as store_runs
+from connector.store import weaknesses as store_weaknesses
 from connector.store.lock import ensure_lock_held, sync_lock
 
 log = logging.getLogger(__name__)
@@ -188,8 +192,8 @@ class _Sync:
         started = self.clock()
         monotonic_start = time.monotonic()
         with self.engine.begin() as conn:
-            repo.abandon_stale_runs(conn, self.name, now=started)
-            self.run_id = repo.start_run(
+            store_runs.abandon_stale_runs(conn, self.name, now=started)
+            self.run_id = store_runs.start_run(
                 conn,
                 self.name,
                 RunKind.SYNC,
@@ -197,7 +201,7 @@ class _Sync:
                 host=socket.gethostname(),
                 pid=os.getpid(),
             )
-            self.kb_cvss = repo.load_weakness_cvss(conn, self.name)
+            self.kb_cvss = store_weaknesses.load_weakness_cvss(conn, self.name)
         try:
             with log_context(connector=self.name, run_id=self.run_id):
                 log.info("sync %d started", self.run_id)
@@ -233,7 +237,7 @@ class _Sync:
         self, outcome: RunOutcome, error: str | None, conn: Connection | None = None
     ) -> None:
         def write(c: Connection) -> None:
-            repo.finish_run(
+            store_runs.finish_run(
                 c,
                 self.run_id,
                 outcome=outcome,
@@ -272,7 +276,7 @@ class _Sync:
                 else:
                     assets.append(mapped)
             with self.engine.begin() as conn:
-                result = repo.upsert_assets(conn, self.name, assets, now=self.clock())
+                result = store_assets.upsert_assets(conn, self.name, assets, now=self.clock())
             self.known_assets.update(a.key for a in assets)
             self.counts.pages += 1
             self.counts.assets_fetched += len(assets)
@@ -345,8 +349,8 @@ class _Sync:
         now = self.clock()
         with self.engine.begin() as conn:
             if new_assets:
-                repo.upsert_assets(conn, self.name, list(new_assets.values()), now=now)
-            result = repo.upsert_findings(
+                store_assets.upsert_assets(conn, self.name, list(new_assets.values()), now=now)
+            result = store_findings.upsert_findings(
                 conn, self.name, findings, run_id=self.run_id, now=now, reason="sync"
             )
         self.known_assets.update(new_assets)
@@ -362,7 +366,7 @@ class _Sync:
         self.counts.pages += 1
         self.counts.findings_fetched += len(findings)
 
-    def _count_finding_result(self, result: repo.UpsertResult) -> None:
+    def _count_finding_result(self, result: store_rows.UpsertResult) -> None:
         self.counts.findings_created += len(result.created)
         self.counts.findings_updated += len(result.updated)
         self.counts.findings_unchanged += result.unchanged
@@ -408,7 +412,9 @@ class _Sync:
             else:
                 weaknesses.append(mapped)
         with self.engine.begin() as conn:
-            repo.upsert_weaknesses(conn, self.name, weaknesses, unknown, now=self.clock())
+            store_weaknesses.upsert_weaknesses(
+                conn, self.name, weaknesses, unknown, now=self.clock()
+            )
         self.counts.kb_fetched += len(weaknesses)
         self.counts.kb_unknown += len(unknown)
         if unknown:
@@ -423,7 +429,7 @@ class _Sync:
         """Entries changed in the KB since the last refresh, at most once per interval."""
         now = self.clock()
         with self.engine.connect() as conn:
-            last = repo.get_state(conn, self.name, KB_REFRESHED_AT)
+            last = store_runs.get_state(conn, self.name, KB_REFRESHED_AT)
         last_at = datetime.fromisoformat(last) if last else None
         changed: list[Weakness] = []
         if last_at is not None and now - last_at < KB_REFRESH_INTERVAL:
@@ -435,7 +441,7 @@ class _Sync:
             self.counts.kb_calls += self.client.stats.api_calls - before
             changed = self._store_kb(vulns, set())
         with self.engine.begin() as conn:
-            repo.set_state(conn, self.name, KB_REFRESHED_AT, now.isoformat(), now=now)
+            store_runs.set_state(conn, self.name, KB_REFRESHED_AT, now.isoformat(), now=now)
         return changed
 
     def _rederive_severity(self, weaknesses: list[Weakness]) -> None:
@@ -450,7 +456,7 @@ class _Sync:
                 after: str | None = None
                 while True:
                     with self.engine.begin() as conn:
-                        batch = repo.load_findings(
+                        batch = store_findings.load_findings(
                             conn,
                             self.name,
                             qids=group,
@@ -463,7 +469,7 @@ class _Sync:
                         after = batch[-1].key
                         updated = [f for f in map(self._with_kb_severity, batch) if f]
                         if updated:
-                            repo.upsert_findings(
+                            store_findings.upsert_findings(
                                 conn,
                                 self.name,
                                 updated,
@@ -491,7 +497,7 @@ class _Sync:
         now = self.clock()
         cutoff = now - timedelta(days=self.config.sync.asset_retention_days)
         with self.engine.begin() as conn:
-            fixed = repo.mark_absent_fixed(
+            fixed = store_findings.mark_absent_fixed(
                 conn,
                 self.name,
                 self.seen_findings,
@@ -501,12 +507,16 @@ class _Sync:
                 source="api",
                 types=self._finding_types(),
             )
-            repo.raise_last_observed(conn, self.name, self.latest_test)
-            archived, reactivated = repo.apply_retention(conn, self.name, cutoff=cutoff, now=now)
+            store_assets.raise_last_observed(conn, self.name, self.latest_test)
+            archived, reactivated = store_assets.apply_retention(
+                conn, self.name, cutoff=cutoff, now=now
+            )
             self.counts.findings_fixed_absent = len(fixed)
             self.counts.assets_archived = len(archived)
             self.counts.assets_reactivated = len(reactivated)
-            for (status, severity), number in repo.count_findings(conn, self.name).items():
+            for (status, severity), number in store_findings.count_findings(
+                conn, self.name
+            ).items():
                 if status == FindingStatus.ACTIVE.value:
                     self.counts.active_by_severity[severity] += number
             self._record_end(RunOutcome.SUCCEEDED, error=None, conn=conn)

@@ -21,7 +21,9 @@ from connector.service.health import HealthServer, store_readiness
 from connector.service.metrics import ServiceMetrics
 from connector.service.scheduler import Daemon
 from connector.service.shutdown import DEFAULT_GRACE_SECONDS, SignalWatch, run_until_signalled
-from connector.store import repository as repo
+from connector.store import assets as store_assets
+from connector.store import findings as store_findings
+from connector.store import runs as store_runs
 from connector.store.database import create_engine_for, ensure_schema
 from connector.sync import SyncReport, run_sync
 from connector.validate import validate
@@ -68,8 +70,8 @@ def serve(
     metrics = ServiceMetrics()
     stop = threading.Event()
     with engine.connect() as conn:
-        last_success = repo.last_success_at(conn, name)
-        last = repo.last_run(conn, name, RunKind.SYNC)
+        last_success = store_runs.last_success_at(conn, name)
+        last = store_runs.last_run(conn, name, RunKind.SYNC)
     refresh_store_metrics(engine, name, metrics)
 
     def run_once() -> SyncReport:
@@ -144,8 +146,8 @@ def refresh_store_metrics(engine: Engine, connector: str, metrics: ServiceMetric
     """Findings by status and severity, assets by state: read from the store into the gauges."""
     try:
         with engine.connect() as conn:
-            findings = repo.count_findings(conn, connector)
-            assets = repo.count_assets(conn, connector)
+            findings = store_findings.count_findings(conn, connector)
+            assets = store_assets.count_assets(conn, connector)
     except StoreError as exc:
         log.warning("could not refresh the store metrics: %s", exc)
         return

@@ -42,8 +42,10 @@ from connector.importer.records import (
 from connector.importer.report import ReportInfo, ReportRow
 from connector.importer.textlines import DEFAULT_ENCODING, TextLines
 from connector.models import SOURCE_API, Asset, Finding, Rejected, RunKind, RunOutcome
+from connector.store import assets as store_assets
+from connector.store import findings as store_findings
 from connector.store import imports as store_imports
-from connector.store import repository
+from connector.store import runs as store_runs
 
 BATCH_SIZE = 1000
 SKIPPED_KEPT = 1000  # skipped rows listed in the report (all are counted)
@@ -197,7 +199,7 @@ def import_file(
     """Import one file in one transaction; raises ImportFileError (nothing written) on bad input."""
     plan = _plan(engine, config.connector_name, path, options)
     with engine.begin() as conn:
-        run_id = repository.start_run(
+        run_id = store_runs.start_run(
             conn, config.connector_name, RunKind.IMPORT, now=now, host=host, pid=pid
         )
         _write(conn, config, plan, options, run_id=run_id, now=now)
@@ -314,7 +316,7 @@ def _write(
         counts=report.counts(),
         now=now,
     )
-    repository.finish_run(
+    store_runs.finish_run(
         conn,
         run_id,
         outcome=RunOutcome.SUCCEEDED,
@@ -407,7 +409,7 @@ def _close_absent(
             )
             return
     reason = f"absent from scan report {report.file_name} ({_date(report.report_date)})"
-    closed = repository.mark_absent_fixed(
+    closed = store_findings.mark_absent_fixed(
         conn,
         connector,
         writer.seen.keys(),
@@ -451,7 +453,7 @@ class _Writer:
             return
         self.asset_keys.add(asset.key)
         if not from_api:
-            repository.upsert_assets(self.conn, self.connector, [asset], now=self.now)
+            store_assets.upsert_assets(self.conn, self.connector, [asset], now=self.now)
 
     def add(self, mapped: MappedRow, report: ImportReport) -> None:
         self.asset(mapped.asset, from_api=mapped.asset_from_api)
@@ -472,7 +474,7 @@ class _Writer:
     def flush(self) -> None:
         # The API sync owns the findings it stored (the same WAS finding id): a report, which may
         # be older, never overwrites them; the next sync keeps them current.
-        synced = repository.keys_from_source(
+        synced = store_findings.keys_from_source(
             self.conn, self.connector, list(self._pending), source=SOURCE_API
         )
         for key in synced:
@@ -480,7 +482,7 @@ class _Writer:
         self.kept_from_api.update(synced)
         if not self._pending:
             return
-        result = repository.upsert_findings(
+        result = store_findings.upsert_findings(
             self.conn,
             self.connector,
             list(self._pending.values()),

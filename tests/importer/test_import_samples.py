@@ -105,11 +105,11 @@ def test_report_on_an_api_web_app_attaches_to_it(cli: Cli, samples: Path) -> Non
     from datetime import UTC, datetime
 
     from connector.models import Asset
-    from connector.store import repository
+    from connector.store import assets as store_assets
 
     api_app = Asset("42", "TestSparker (API)", "http://TestSparker.com", None, None)
     with cli.engine.begin() as conn:
-        repository.upsert_assets(conn, "qualys-was", [api_app], now=datetime.now(UTC))
+        store_assets.upsert_assets(conn, "qualys-was", [api_app], now=datetime.now(UTC))
     assert cli.run("import", str(samples / XML_SAMPLE)).code == 0
     assert cli.run("import", str(samples / CSV_SAMPLE)).code == 0
     on_api = [f for f in cli.findings().values() if f["asset_key"] == "42"]
@@ -147,7 +147,9 @@ def test_findings_the_api_sync_stores_are_not_overwritten_by_a_report(
         Severity,
         SeveritySource,
     )
-    from connector.store import repository
+    from connector.store import assets as store_assets
+    from connector.store import findings as store_findings
+    from connector.store import runs as store_runs
 
     now = datetime.now(UTC)
     api_app = Asset("42", "TestSparker (API)", "http://TestSparker.com", None, None)
@@ -161,9 +163,11 @@ def test_findings_the_api_sync_stores_are_not_overwritten_by_a_report(
         qualys_status="FIXED",
     )
     with cli.engine.begin() as conn:
-        repository.upsert_assets(conn, "qualys-was", [api_app], now=now)
-        run = repository.start_run(conn, "qualys-was", RunKind.SYNC, now=now, host="h", pid=1)
-        repository.upsert_findings(conn, "qualys-was", [synced], run_id=run, now=now, reason="sync")
+        store_assets.upsert_assets(conn, "qualys-was", [api_app], now=now)
+        run = store_runs.start_run(conn, "qualys-was", RunKind.SYNC, now=now, host="h", pid=1)
+        store_findings.upsert_findings(
+            conn, "qualys-was", [synced], run_id=run, now=now, reason="sync"
+        )
     result = cli.run("import", str(samples / CSV_SAMPLE))
     assert result.code == 0, result.err
     assert "kept:            1 findings the API sync already stores" in result.out

@@ -18,7 +18,9 @@ from connector.models import (
     Severity,
     SeveritySource,
 )
-from connector.store import repository as repo
+from connector.store import assets as store_assets
+from connector.store import findings as store_findings
+from connector.store import runs as store_runs
 
 CONNECTOR = "qualys-was"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -69,14 +71,16 @@ def finding(key: str, asset_key: str = "1", **overrides: Any) -> Finding:
 
 def start_run(engine: Engine, kind: RunKind = RunKind.SYNC, now: datetime = NOW) -> int:
     with engine.begin() as conn:
-        return repo.start_run(conn, CONNECTOR, kind, now=now, host="test-host", pid=4242)
+        return store_runs.start_run(conn, CONNECTOR, kind, now=now, host="test-host", pid=4242)
 
 
 def seed(engine: Engine, assets: list[Asset], findings: list[Finding], run_id: int) -> None:
     """Store assets and findings in one transaction."""
     with engine.begin() as conn:
-        repo.upsert_assets(conn, CONNECTOR, assets, now=NOW)
-        repo.upsert_findings(conn, CONNECTOR, findings, run_id=run_id, now=NOW, reason="seed")
+        store_assets.upsert_assets(conn, CONNECTOR, assets, now=NOW)
+        store_findings.upsert_findings(
+            conn, CONNECTOR, findings, run_id=run_id, now=NOW, reason="seed"
+        )
 
 
 def rows(engine: Engine, table: sa.Table) -> list[dict[str, Any]]:

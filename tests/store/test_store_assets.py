@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from storefactories import CONNECTOR, LATER, NOW, asset, recorded_sql, rows
 
-from connector.store import repository as repo
+from connector.store import assets as store_assets
 from connector.store.schema import assets
 
 
@@ -19,12 +19,12 @@ def test_same_assets_twice_only_bump_last_seen_at(engine: Engine) -> None:
     """An unchanged asset batch is reported unchanged and only its last_seen_at is written."""
     batch = [asset(str(i)) for i in range(50)]
     with engine.begin() as conn:
-        first = repo.upsert_assets(conn, CONNECTOR, batch, now=NOW)
+        first = store_assets.upsert_assets(conn, CONNECTOR, batch, now=NOW)
     assert (len(first.created), first.updated, first.unchanged) == (50, [], 0)
     before = _by_key(engine)
 
     with recorded_sql(engine) as statements, engine.begin() as conn:
-        second = repo.upsert_assets(conn, CONNECTOR, batch, now=LATER)
+        second = store_assets.upsert_assets(conn, CONNECTOR, batch, now=LATER)
 
     assert (second.created, second.updated, second.unchanged) == ([], [], 50)
     written = [s for s in statements if s.startswith(("INSERT", "UPDATE"))]
@@ -39,7 +39,7 @@ def test_same_assets_twice_only_bump_last_seen_at(engine: Engine) -> None:
 def test_stored_asset_fields_round_trip(engine: Engine) -> None:
     """Tags, attributes, times and source are stored as given, with first/last seen set to now."""
     with engine.begin() as conn:
-        repo.upsert_assets(conn, CONNECTOR, [asset("9", source="import:burp")], now=NOW)
+        store_assets.upsert_assets(conn, CONNECTOR, [asset("9", source="import:burp")], now=NOW)
     row = _by_key(engine)["9"]
     expected = asset("9", source="import:burp")
     assert row["tags"] == ["prod", "web"] and row["attributes"] == {"owner": "team-a"}
@@ -54,11 +54,11 @@ def test_stored_asset_fields_round_trip(engine: Engine) -> None:
 def test_changed_asset_is_rewritten_but_keeps_first_seen_and_state(engine: Engine) -> None:
     """A changed asset is updated; first_seen_at and an archived state are left alone."""
     with engine.begin() as conn:
-        repo.upsert_assets(
+        store_assets.upsert_assets(
             conn, CONNECTOR, [asset("1", last_observed=NOW - timedelta(days=60))], now=NOW
         )
-        repo.apply_retention(conn, CONNECTOR, cutoff=NOW - timedelta(days=30), now=NOW)
-        result = repo.upsert_assets(
+        store_assets.apply_retention(conn, CONNECTOR, cutoff=NOW - timedelta(days=30), now=NOW)
+        result = store_assets.upsert_assets(
             conn,
             CONNECTOR,
             [asset("1", name="Renamed", last_observed=NOW - timedelta(days=60))],
@@ -74,18 +74,18 @@ def test_last_observed_never_moves_backwards(engine: Engine) -> None:
     """raise_last_observed and upserts keep the later of the stored and the new last_observed."""
     early, late = NOW - timedelta(days=10), NOW - timedelta(days=2)
     with engine.begin() as conn:
-        repo.upsert_assets(
+        store_assets.upsert_assets(
             conn,
             CONNECTOR,
             [asset("1", last_observed=early), asset("2", last_observed=None)],
             now=NOW,
         )
-        repo.raise_last_observed(conn, CONNECTOR, {"1": late, "2": early, "missing": late})
+        store_assets.raise_last_observed(conn, CONNECTOR, {"1": late, "2": early, "missing": late})
     got = _by_key(engine)
     assert (got["1"]["last_observed"], got["2"]["last_observed"]) == (late, early)
     with engine.begin() as conn:
-        repo.raise_last_observed(conn, CONNECTOR, {"1": early})
-        repo.upsert_assets(
+        store_assets.raise_last_observed(conn, CONNECTOR, {"1": early})
+        store_assets.upsert_assets(
             conn, CONNECTOR, [asset("1", last_observed=early, name="changed")], now=LATER
         )
     assert _by_key(engine)["1"]["last_observed"] == late
@@ -95,7 +95,7 @@ def test_retention_archives_stale_assets_and_reactivates_fresh_ones(engine: Engi
     """Assets observed before the cutoff are archived; observed since, they become active again."""
     cutoff = NOW - timedelta(days=30)
     with engine.begin() as conn:
-        repo.upsert_assets(
+        store_assets.upsert_assets(
             conn,
             CONNECTOR,
             [
@@ -105,18 +105,22 @@ def test_retention_archives_stale_assets_and_reactivates_fresh_ones(engine: Engi
             ],
             now=NOW,
         )
-        archived, reactivated = repo.apply_retention(conn, CONNECTOR, cutoff=cutoff, now=NOW)
+        archived, reactivated = store_assets.apply_retention(
+            conn, CONNECTOR, cutoff=cutoff, now=NOW
+        )
         assert (archived, reactivated) == (["stale"], [])
-        assert repo.count_assets(conn, CONNECTOR) == {"active": 2, "archived": 1}
-        assert repo.apply_retention(conn, CONNECTOR, cutoff=cutoff, now=NOW) == ([], [])
+        assert store_assets.count_assets(conn, CONNECTOR) == {"active": 2, "archived": 1}
+        assert store_assets.apply_retention(conn, CONNECTOR, cutoff=cutoff, now=NOW) == ([], [])
     assert (_by_key(engine)["stale"]["state"], _by_key(engine)["stale"]["archived_at"]) == (
         "archived",
         NOW,
     )
 
     with engine.begin() as conn:
-        repo.raise_last_observed(conn, CONNECTOR, {"stale": LATER})
-        archived, reactivated = repo.apply_retention(conn, CONNECTOR, cutoff=cutoff, now=LATER)
+        store_assets.raise_last_observed(conn, CONNECTOR, {"stale": LATER})
+        archived, reactivated = store_assets.apply_retention(
+            conn, CONNECTOR, cutoff=cutoff, now=LATER
+        )
     assert (archived, reactivated) == ([], ["stale"])
     assert (_by_key(engine)["stale"]["state"], _by_key(engine)["stale"]["archived_at"]) == (
         "active",
@@ -127,10 +131,10 @@ def test_retention_archives_stale_assets_and_reactivates_fresh_ones(engine: Engi
 def test_retention_uses_last_seen_at_when_never_observed(engine: Engine) -> None:
     """An asset without last_observed is archived once the connector has not seen it since the cutoff."""
     with engine.begin() as conn:
-        repo.upsert_assets(
+        store_assets.upsert_assets(
             conn, CONNECTOR, [asset("1", last_observed=None)], now=NOW - timedelta(days=40)
         )
-        archived, _ = repo.apply_retention(
+        archived, _ = store_assets.apply_retention(
             conn, CONNECTOR, cutoff=NOW - timedelta(days=30), now=NOW
         )
     assert archived == ["1"]

@@ -9,7 +9,8 @@ from sqlalchemy.engine import Engine
 from storefactories import CONNECTOR, NOW, asset, finding, rows, start_run
 
 from connector.errors import StoreError, StoreWriteError
-from connector.store import repository as repo
+from connector.store import assets as store_assets
+from connector.store import findings as store_findings
 from connector.store.schema import assets, finding_events, findings
 
 
@@ -18,11 +19,11 @@ def _fails_whole_transaction(engine: Engine, bad: list[object], match: str) -> S
 
     def transaction() -> None:
         with engine.begin() as conn:
-            repo.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
-            repo.upsert_findings(
+            store_assets.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+            store_findings.upsert_findings(
                 conn, CONNECTOR, [finding("1"), finding("2")], run_id=run, now=NOW, reason="ok"
             )
-            repo.upsert_findings(conn, CONNECTOR, bad, run_id=run, now=NOW, reason="bad")  # type: ignore[arg-type]
+            store_findings.upsert_findings(conn, CONNECTOR, bad, run_id=run, now=NOW, reason="bad")  # type: ignore[arg-type]
 
     with pytest.raises(StoreWriteError, match=match) as caught:
         transaction()
@@ -75,8 +76,10 @@ def test_events_need_an_existing_run(engine: Engine) -> None:
 
     def transaction() -> None:
         with engine.begin() as conn:
-            repo.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
-            repo.upsert_findings(conn, CONNECTOR, [finding("1")], run_id=999, now=NOW, reason="r")
+            store_assets.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+            store_findings.upsert_findings(
+                conn, CONNECTOR, [finding("1")], run_id=999, now=NOW, reason="r"
+            )
 
     with pytest.raises(StoreWriteError, match=r"^run 999 does not exist"):
         transaction()
@@ -88,4 +91,4 @@ def test_too_long_asset_fields_are_refused(engine: Engine) -> None:
         pytest.raises(StoreWriteError, match=r"^asset k+: value too long for key"),
         engine.begin() as conn,
     ):
-        repo.upsert_assets(conn, CONNECTOR, [asset("k" * 201)], now=NOW)
+        store_assets.upsert_assets(conn, CONNECTOR, [asset("k" * 201)], now=NOW)

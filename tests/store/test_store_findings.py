@@ -21,7 +21,8 @@ from storefactories import (
 )
 
 from connector.models import FindingStatus, SeveritySource
-from connector.store import repository as repo
+from connector.store import assets as store_assets
+from connector.store import findings as store_findings
 from connector.store.queries import active_finding_counts
 from connector.store.schema import finding_events, findings
 
@@ -38,13 +39,17 @@ def test_same_batch_twice_writes_nothing_the_second_time(engine: Engine) -> None
     run = start_run(engine)
     batch = [finding(str(i), asset_key=str(i % 3)) for i in range(1, 301)]
     with engine.begin() as conn:
-        repo.upsert_assets(conn, CONNECTOR, [asset(str(i)) for i in range(3)], now=NOW)
-        first = repo.upsert_findings(conn, CONNECTOR, batch, run_id=run, now=NOW, reason="sync")
+        store_assets.upsert_assets(conn, CONNECTOR, [asset(str(i)) for i in range(3)], now=NOW)
+        first = store_findings.upsert_findings(
+            conn, CONNECTOR, batch, run_id=run, now=NOW, reason="sync"
+        )
     assert (len(first.created), first.updated, first.unchanged) == (300, [], 0)
     before = rows(engine, findings)
 
     with recorded_sql(engine) as statements, engine.begin() as conn:
-        second = repo.upsert_findings(conn, CONNECTOR, batch, run_id=run, now=LATER, reason="sync")
+        second = store_findings.upsert_findings(
+            conn, CONNECTOR, batch, run_id=run, now=LATER, reason="sync"
+        )
 
     assert (second.created, second.updated, second.unchanged) == ([], [], 300)
     assert second.status_changes == []
@@ -58,8 +63,8 @@ def test_created_findings_get_creation_events_and_stored_fields(engine: Engine) 
     run = start_run(engine)
     record = finding("7", severity_source=SeveritySource.KB_CVSS_V3, ports=(443,), evidence="<x>")
     with engine.begin() as conn:
-        repo.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
-        result = repo.upsert_findings(
+        store_assets.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+        result = store_findings.upsert_findings(
             conn, CONNECTOR, [record], run_id=run, now=NOW, reason="qualys"
         )
     assert result.status_changes == [("7", None, "Active")]
@@ -70,7 +75,7 @@ def test_created_findings_get_creation_events_and_stored_fields(engine: Engine) 
     assert row["first_seen"] == record.first_seen and row["first_seen"].tzinfo is not None
     assert _events(engine) == [("7", None, "Active", "qualys")]
     with engine.connect() as conn:
-        loaded = repo.load_findings(
+        loaded = store_findings.load_findings(
             conn, CONNECTOR, qids=[record.qid or 0], severity_source="kb_cvss_v3"
         )
     assert loaded == [record]
@@ -82,7 +87,7 @@ def test_status_changes_write_events_and_fixed_fields(engine: Engine) -> None:
     seed(engine, [asset("1")], [finding("1"), finding("2")], run)
     fixed_by_qualys = NOW - timedelta(hours=5)
     with engine.begin() as conn:
-        result = repo.upsert_findings(
+        result = store_findings.upsert_findings(
             conn,
             CONNECTOR,
             [
@@ -105,7 +110,7 @@ def test_status_changes_write_events_and_fixed_fields(engine: Engine) -> None:
 
     reopened = LATER + timedelta(days=1)
     with engine.begin() as conn:
-        again = repo.upsert_findings(
+        again = store_findings.upsert_findings(
             conn,
             CONNECTOR,
             [finding("1", qualys_status="REOPENED")],
@@ -132,7 +137,7 @@ def test_content_change_without_status_change_updates_without_event(engine: Engi
     run = start_run(engine)
     seed(engine, [asset("1")], [finding("1"), finding("2")], run)
     with engine.begin() as conn:
-        result = repo.upsert_findings(
+        result = store_findings.upsert_findings(
             conn,
             CONNECTOR,
             [finding("1", cvss_v3_base=9.8), finding("2")],
@@ -152,7 +157,7 @@ def test_still_fixed_finding_keeps_when_and_why_it_was_fixed(engine: Engine) -> 
     run = start_run(engine)
     seed(engine, [asset("1")], [finding("1", status=FindingStatus.FIXED)], run)
     with engine.begin() as conn:
-        repo.upsert_findings(
+        store_findings.upsert_findings(
             conn,
             CONNECTOR,
             [finding("1", status=FindingStatus.FIXED, name="renamed")],
@@ -168,8 +173,8 @@ def test_a_key_twice_in_one_batch_keeps_the_later_record(engine: Engine) -> None
     """Duplicate keys in a batch are written once, with the later record's values."""
     run = start_run(engine)
     with engine.begin() as conn:
-        repo.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
-        result = repo.upsert_findings(
+        store_assets.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+        result = store_findings.upsert_findings(
             conn,
             CONNECTOR,
             [finding("1", name="old"), finding("1", name="new")],
@@ -197,7 +202,7 @@ def test_mark_absent_fixed_is_scoped_by_source_and_assets(engine: Engine) -> Non
         run,
     )
     with engine.begin() as conn:
-        scoped = repo.mark_absent_fixed(
+        scoped = store_findings.mark_absent_fixed(
             conn,
             CONNECTOR,
             {"10"},
@@ -209,7 +214,7 @@ def test_mark_absent_fixed_is_scoped_by_source_and_assets(engine: Engine) -> Non
         )
     assert scoped == ["11"]
     with engine.begin() as conn:
-        unscoped = repo.mark_absent_fixed(
+        unscoped = store_findings.mark_absent_fixed(
             conn, CONNECTOR, {"10"}, run_id=run, now=LATER, reason="absent from sync"
         )
     assert unscoped == ["20"]  # 21 already Fixed, 30 is an import finding
@@ -228,8 +233,10 @@ def test_a_finding_fixed_as_absent_is_rewritten_when_it_reappears(engine: Engine
     run = start_run(engine)
     seed(engine, [asset("1")], [finding("1")], run)
     with engine.begin() as conn:
-        repo.mark_absent_fixed(conn, CONNECTOR, set(), run_id=run, now=LATER, reason="absent")
-        result = repo.upsert_findings(
+        store_findings.mark_absent_fixed(
+            conn, CONNECTOR, set(), run_id=run, now=LATER, reason="absent"
+        )
+        result = store_findings.upsert_findings(
             conn, CONNECTOR, [finding("1")], run_id=run, now=LATER, reason="back"
         )
     assert result.status_changes == [("1", "Fixed", "Active")]
@@ -248,13 +255,13 @@ def test_mark_absent_fixed_copes_with_a_large_seen_set(engine: Engine) -> None:
     seed(engine, [asset(str(i)) for i in range(10)], stored, run)
     seen = {str(i) for i in range(0, 250_000, 2)} | {f"x{i}" for i in range(125_000)}
     with recorded_sql(engine) as statements, engine.begin() as conn:
-        fixed = repo.mark_absent_fixed(
+        fixed = store_findings.mark_absent_fixed(
             conn, CONNECTOR, seen, run_id=run, now=LATER, reason="absent"
         )
     assert sorted(fixed, key=int) == [str(i) for i in range(1, 3000, 2)]
     assert max(len(s) for s in statements) < 100_000  # nothing scales with the seen set
     with engine.connect() as conn:
-        counts = repo.count_findings(conn, CONNECTOR)
+        counts = store_findings.count_findings(conn, CONNECTOR)
     assert counts == {("Active", "High"): 1500, ("Fixed", "High"): 1500}
 
 
@@ -272,14 +279,17 @@ def test_counts_leave_out_archived_assets_by_default(engine: Engine) -> None:
         run,
     )
     with engine.begin() as conn:
-        repo.apply_retention(conn, CONNECTOR, cutoff=NOW - timedelta(days=30), now=NOW)
-        assert repo.count_findings(conn, CONNECTOR) == {("Active", "High"): 1, ("Fixed", "High"): 1}
-        assert repo.count_findings(conn, CONNECTOR, include_archived=True) == {
+        store_assets.apply_retention(conn, CONNECTOR, cutoff=NOW - timedelta(days=30), now=NOW)
+        assert store_findings.count_findings(conn, CONNECTOR) == {
+            ("Active", "High"): 1,
+            ("Fixed", "High"): 1,
+        }
+        assert store_findings.count_findings(conn, CONNECTOR, include_archived=True) == {
             ("Active", "High"): 2,
             ("Fixed", "High"): 1,
         }
         assert active_finding_counts(conn, CONNECTOR) == {"1": 1, "2": 1}
-        assert repo.count_findings(conn, "another-connector") == {}
+        assert store_findings.count_findings(conn, "another-connector") == {}
 
 
 def test_findings_of_another_connector_are_separate(engine: Engine) -> None:
@@ -287,11 +297,13 @@ def test_findings_of_another_connector_are_separate(engine: Engine) -> None:
     run = start_run(engine)
     seed(engine, [asset("1")], [finding("1")], run)
     with engine.begin() as conn:
-        repo.upsert_assets(conn, "other", [asset("1")], now=NOW)
-        result = repo.upsert_findings(
+        store_assets.upsert_assets(conn, "other", [asset("1")], now=NOW)
+        result = store_findings.upsert_findings(
             conn, "other", [finding("1")], run_id=run, now=NOW, reason="r"
         )
-        fixed = repo.mark_absent_fixed(conn, "other", set(), run_id=run, now=NOW, reason="absent")
+        fixed = store_findings.mark_absent_fixed(
+            conn, "other", set(), run_id=run, now=NOW, reason="absent"
+        )
     assert (result.created, fixed) == (["1"], ["1"])
     with engine.connect() as conn:
         statuses = dict(conn.execute(sa.select(findings.c.connector, findings.c.status)).all())

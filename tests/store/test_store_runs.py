@@ -8,7 +8,8 @@ from sqlalchemy.engine import Engine
 from storefactories import CONNECTOR, LATER, NOW, rows, start_run
 
 from connector.models import RunKind, RunOutcome, Weakness
-from connector.store import repository as repo
+from connector.store import runs as store_runs
+from connector.store import weaknesses as store_weaknesses
 from connector.store.schema import sync_runs, weaknesses
 
 
@@ -16,7 +17,7 @@ def test_run_lifecycle_is_recorded(engine: Engine) -> None:
     """start_run records a running run; finish_run its outcome, counts and error; last_run reads it back."""
     run = start_run(engine)
     with engine.begin() as conn:
-        running = repo.last_run(conn, CONNECTOR)
+        running = store_runs.last_run(conn, CONNECTOR)
         assert running is not None
         assert (running.id, running.outcome, running.finished_at, running.host, running.pid) == (
             run,
@@ -25,7 +26,7 @@ def test_run_lifecycle_is_recorded(engine: Engine) -> None:
             "test-host",
             4242,
         )
-        repo.finish_run(
+        store_runs.finish_run(
             conn,
             run,
             outcome=RunOutcome.SUCCEEDED,
@@ -35,7 +36,7 @@ def test_run_lifecycle_is_recorded(engine: Engine) -> None:
             retries=2,
             error=None,
         )
-        done = repo.last_run(conn, CONNECTOR, RunKind.SYNC)
+        done = store_runs.last_run(conn, CONNECTOR, RunKind.SYNC)
     assert done is not None
     assert (done.outcome, done.started_at, done.finished_at) == (RunOutcome.SUCCEEDED, NOW, LATER)
     assert (done.counts, done.api_calls, done.retries, done.kind) == (
@@ -54,28 +55,30 @@ def test_last_success_ignores_failures_and_other_kinds(engine: Engine) -> None:
         start_run(engine, RunKind.IMPORT, now=LATER),
     )
     with engine.begin() as conn:
-        assert repo.last_success_at(conn, CONNECTOR) is None
+        assert store_runs.last_success_at(conn, CONNECTOR) is None
         for run, outcome in (
             (ok, RunOutcome.SUCCEEDED),
             (failed, RunOutcome.FAILED),
             (imported, RunOutcome.SUCCEEDED),
         ):
             end = (NOW if run == ok else LATER) + timedelta(minutes=5)
-            repo.finish_run(
+            store_runs.finish_run(
                 conn, run, outcome=outcome, now=end, counts={}, api_calls=0, retries=0, error=None
             )
-        assert repo.last_success_at(conn, CONNECTOR) == NOW + timedelta(minutes=5)
-        assert repo.last_success_at(conn, CONNECTOR, RunKind.IMPORT) == LATER + timedelta(minutes=5)
-        last = repo.last_run(conn, CONNECTOR, RunKind.SYNC)
+        assert store_runs.last_success_at(conn, CONNECTOR) == NOW + timedelta(minutes=5)
+        assert store_runs.last_success_at(conn, CONNECTOR, RunKind.IMPORT) == LATER + timedelta(
+            minutes=5
+        )
+        last = store_runs.last_run(conn, CONNECTOR, RunKind.SYNC)
         assert last is not None and last.id == failed
-        assert repo.last_run(conn, "nobody") is None
+        assert store_runs.last_run(conn, "nobody") is None
 
 
 def test_stale_running_runs_are_abandoned(engine: Engine) -> None:
     """Runs still running are marked abandoned with an explanation; finished ones are untouched."""
     stale, done = start_run(engine), start_run(engine)
     with engine.begin() as conn:
-        repo.finish_run(
+        store_runs.finish_run(
             conn,
             done,
             outcome=RunOutcome.FAILED,
@@ -85,8 +88,8 @@ def test_stale_running_runs_are_abandoned(engine: Engine) -> None:
             retries=0,
             error="boom",
         )
-        assert repo.abandon_stale_runs(conn, CONNECTOR, now=LATER) == 1
-        assert repo.abandon_stale_runs(conn, CONNECTOR, now=LATER) == 0
+        assert store_runs.abandon_stale_runs(conn, CONNECTOR, now=LATER) == 1
+        assert store_runs.abandon_stale_runs(conn, CONNECTOR, now=LATER) == 0
     by_id = {r["id"]: r for r in rows(engine, sync_runs)}
     assert (by_id[stale]["outcome"], by_id[stale]["finished_at"]) == ("abandoned", LATER)
     assert by_id[stale]["error"] == "the process ended before the run finished"
@@ -96,11 +99,11 @@ def test_stale_running_runs_are_abandoned(engine: Engine) -> None:
 def test_state_values_are_replaced(engine: Engine) -> None:
     """set_state stores a value per name and connector; a second set replaces it."""
     with engine.begin() as conn:
-        assert repo.get_state(conn, CONNECTOR, "kb_refreshed_at") is None
-        repo.set_state(conn, CONNECTOR, "kb_refreshed_at", "2025-01-01", now=NOW)
-        repo.set_state(conn, CONNECTOR, "kb_refreshed_at", "2025-02-01", now=LATER)
-        assert repo.get_state(conn, CONNECTOR, "kb_refreshed_at") == "2025-02-01"
-        assert repo.get_state(conn, "other", "kb_refreshed_at") is None
+        assert store_runs.get_state(conn, CONNECTOR, "kb_refreshed_at") is None
+        store_runs.set_state(conn, CONNECTOR, "kb_refreshed_at", "2025-01-01", now=NOW)
+        store_runs.set_state(conn, CONNECTOR, "kb_refreshed_at", "2025-02-01", now=LATER)
+        assert store_runs.get_state(conn, CONNECTOR, "kb_refreshed_at") == "2025-02-01"
+        assert store_runs.get_state(conn, "other", "kb_refreshed_at") is None
 
 
 def test_weaknesses_known_and_unknown(engine: Engine) -> None:
@@ -109,11 +112,18 @@ def test_weaknesses_known_and_unknown(engine: Engine) -> None:
         qid=150001, title="XSS", cves=("CVE-2024-1",), cvss_v3_base=6.1, published_date=NOW
     )
     with engine.begin() as conn:
-        assert repo.upsert_weaknesses(conn, CONNECTOR, [entry], [150002, 150003], now=NOW) == 3
-        assert repo.load_weakness_cvss(conn, CONNECTOR) == {150001: 6.1, 150002: None, 150003: None}
+        assert (
+            store_weaknesses.upsert_weaknesses(conn, CONNECTOR, [entry], [150002, 150003], now=NOW)
+            == 3
+        )
+        assert store_weaknesses.load_weakness_cvss(conn, CONNECTOR) == {
+            150001: 6.1,
+            150002: None,
+            150003: None,
+        }
         # a later refresh misses 150001: its stored entry survives; 150002 becomes known
         assert (
-            repo.upsert_weaknesses(
+            store_weaknesses.upsert_weaknesses(
                 conn,
                 CONNECTOR,
                 [Weakness(qid=150002, cvss_v3_base=9.0)],
@@ -122,7 +132,11 @@ def test_weaknesses_known_and_unknown(engine: Engine) -> None:
             )
             == 1
         )
-        assert repo.load_weakness_cvss(conn, CONNECTOR) == {150001: 6.1, 150002: 9.0, 150003: None}
+        assert store_weaknesses.load_weakness_cvss(conn, CONNECTOR) == {
+            150001: 6.1,
+            150002: 9.0,
+            150003: None,
+        }
     stored = {r["qid"]: r for r in rows(engine, weaknesses)}
     assert (stored[150001]["known"], stored[150001]["title"], stored[150001]["cves"]) == (
         True,
