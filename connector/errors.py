@@ -7,6 +7,7 @@
     │   ├── QualysUnreachableError  DNS, TLS, proxy, timeout, or retries exhausted  (exit 3 / 1)
     │   ├── QualysRequestError      Qualys rejected what we asked (a bug or a bad filter)
     │   └── QualysResponseError     the answer made no sense (bad XML, a paging loop)
+    │       └── ListingIncompleteError  a listing could not be proven complete: nothing closed
     ├── StoreError                  the database
     │   ├── SchemaMismatchError     the schema is newer than this code, or not migrated
     │   ├── StoreWriteError         a record could not be written (names the record)
@@ -36,9 +37,18 @@ class ExitCode(IntEnum):
 
 
 class ConnectorError(Exception):
-    """Root of every error the connector reports to a user."""
+    """Root of every error the connector reports to a user.
+
+    `transient`: the failure may pass by itself (Qualys unreachable, the database briefly down,
+    a listing cut short), so a failed sync is worth one more try soon; decided here, per class."""
 
     exit_code: ExitCode = ExitCode.FAILED
+    transient: bool = False
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure may pass by itself (see ConnectorError.transient)."""
+    return isinstance(exc, ConnectorError) and exc.transient
 
 
 class ConfigError(ConnectorError):
@@ -66,6 +76,7 @@ class QualysUnreachableError(QualysError):
     """Qualys could not be reached, or kept failing transiently until retries ran out."""
 
     exit_code = ExitCode.QUALYS_REFUSED
+    transient = True
 
 
 class QualysRequestError(QualysError):
@@ -76,16 +87,29 @@ class QualysResponseError(QualysError):
     """Qualys answered with something the connector cannot use."""
 
 
+class ListingIncompleteError(QualysResponseError):
+    """Qualys listed fewer findings than it counts (a listing cut short, pages that never end):
+    what arrived is stored, nothing is closed or archived, the sync fails."""
+
+    transient = True
+
+
 class StoreError(ConnectorError):
     """The database failed."""
+
+    transient = True  # unless a subclass says otherwise
 
 
 class SchemaMismatchError(StoreError):
     """The database schema does not match this version of the connector."""
 
+    transient = False
+
 
 class StoreWriteError(StoreError):
     """A record could not be written; the message names it."""
+
+    transient = False
 
 
 class SyncLockLostError(StoreError):

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 MASK = "********"
-FORMATS = ("auto", "text", "json")
+FORMATS = ("auto", "text", "json", "ecs")
+ECS_VERSION = "8.11.0"
 
 _connector: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "log_connector", default=None
@@ -138,6 +139,23 @@ def register_basic_auth(username: str, password: str) -> None:
     REDACTOR.register_basic_auth(username, password)
 
 
+def register_url_credentials(url: str | None) -> None:
+    """Mask the password a URL carries (as written and percent-decoded) and the Basic-auth token
+    it turns into, e.g. for qualys.proxy = http://user:password@proxy:3128."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        username, password = parts.username, parts.password
+    except ValueError:  # validated configuration never gets here; mask nothing rather than fail
+        return
+    if not password:
+        return
+    for form in {password, unquote(password)}:
+        REDACTOR.register(form)
+    REDACTOR.register_basic_auth(unquote(username or ""), unquote(password))
+
+
 @contextmanager
 def log_context(*, connector: str | None = None, run_id: int | str | None = None) -> Iterator[None]:
     """Attach the connector name and/or run id to every record logged inside the block."""
@@ -216,6 +234,52 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
+class EcsFormatter(logging.Formatter):
+    """One JSON object per line with Elastic Common Schema field names: `@timestamp`,
+    `log.level`, `log.logger`, `message`, `error.type`/`error.message`/`error.stack_trace`,
+    `process.pid`, `process.thread.name`, `service.name`, `ecs.version`; the connector name and
+    run id are `labels`, other `extra=` fields go under `qualys_was` (a custom field set)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "@timestamp": _timestamp(record),
+            "log.level": record.levelname.lower(),
+            "message": record.getMessage(),
+            "ecs.version": ECS_VERSION,
+            "log.logger": record.name,
+            "log.origin.function": record.funcName,
+            "process.pid": record.process,
+            "process.thread.name": record.threadName,
+            "service.name": "qualys-was-connector",
+        }
+        labels = {
+            key: str(value)
+            for key in ("connector", "run_id")
+            if (value := getattr(record, key, None)) is not None
+        }
+        if labels:
+            payload["labels"] = labels
+        extras = {key: _jsonable(getattr(record, key)) for key in _extra_keys(record)}
+        if extras:
+            payload["qualys_was"] = extras
+        if record.exc_text:
+            payload.update(_ecs_error(record.exc_text))
+        if record.stack_info:
+            payload["error.stack_trace"] = record.stack_info
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def _ecs_error(traceback_text: str) -> dict[str, str]:
+    """error.* from a formatted (already redacted) traceback: its last line is `Type: message`."""
+    last = traceback_text.rstrip().splitlines()[-1] if traceback_text.strip() else ""
+    kind, _, message = last.partition(": ")
+    error = {"error.stack_trace": traceback_text}
+    if kind and " " not in kind:
+        error["error.type"] = kind
+        error["error.message"] = message
+    return error
+
+
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | bool | int | float | list | dict):
         return value
@@ -254,7 +318,8 @@ class _ConnectorHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(fmt: str, level: str, *, stream: TextIO) -> None:
     """Send every log record to `stream`, one line each, redacted; replaces a previous setup.
 
-    fmt: "auto" (text on a terminal, JSON otherwise), "text" or "json".
+    fmt: "auto" (text on a terminal, JSON otherwise), "text", "json" or "ecs" (JSON with Elastic
+    Common Schema field names).
     level: "debug", "info", "warning" or "error".
     """
     if fmt not in FORMATS:
@@ -262,7 +327,10 @@ def configure_logging(fmt: str, level: str, *, stream: TextIO) -> None:
     use_json = fmt == "json" or (fmt == "auto" and not _isatty(stream))
     handler = _ConnectorHandler(stream)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    formatter: logging.Formatter = JsonFormatter() if use_json else TextFormatter()
+    if fmt == "ecs":
+        formatter = EcsFormatter()
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _ConnectorHandler)]:
         root.removeHandler(old)

@@ -7,19 +7,25 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from hashlib import blake2b
+from typing import Any, TypeVar
 
 from connector.models import (
+    INFORMATION_GATHERED,
     Asset,
     Finding,
     FindingStatus,
+    ListedFinding,
     Rejected,
     Severity,
     SeveritySource,
     Weakness,
 )
+
+_Mapped = TypeVar("_Mapped")
 
 # --- Finding Status Mapping (seed): Qualys WAS status -> connector status. ---------------------
 # Ignored findings (risk accepted, false positive, not applicable) keep their Qualys status and are
@@ -44,7 +50,25 @@ CVSS_BANDS: tuple[tuple[float, Severity], ...] = (
     (0.0, Severity.NONE),
 )
 
-INFORMATION_GATHERED = "INFORMATION_GATHERED"
+# What a brief (non-verbose) finding listing shows, minus what a mere retest changes
+# (lastTestedDate, lastDetectedDate, timesDetected): the fields of the listing digest. A verbose
+# record carries the same fields, so both give the same digest for an unchanged finding.
+LISTING_FIELDS = (
+    "id", "uniqueId", "qid", "name", "type", "potential", "findingType", "severity", "url",
+    "param", "status", "isIgnored", "firstDetectedDate",
+)  # fmt: skip
+
+
+def split_rejected(results: Iterable[_Mapped | Rejected]) -> tuple[list[_Mapped], list[Rejected]]:
+    """Mapped records apart from the ones that could not be mapped (for the caller to count)."""
+    mapped: list[_Mapped] = []
+    rejected: list[Rejected] = []
+    for result in results:
+        if isinstance(result, Rejected):
+            rejected.append(result)
+        else:
+            mapped.append(result)
+    return mapped, rejected
 
 
 def severity_from_cvss(score: float) -> Severity:
@@ -158,14 +182,16 @@ def map_finding(
         for entry in _items(raw, "history", "set", "WebAppFindingHistory")
         if (launched := parse_datetime(_text(_path(entry, "scanData", "launchedDate"))))
     ]
-    first_seen = min(launches) if launches else parse_datetime(_text(raw.get("firstDetectedDate")))
-    last_seen = parse_datetime(_text(raw.get("lastTestedDate"))) or parse_datetime(
-        _text(raw.get("lastDetectedDate"))
-    )
+    # First seen (seed): the history's first scan; never later than firstDetectedDate (a history
+    # may be cut to its latest entries, or hold only the scans since a retest).
+    first_detected = parse_datetime(_text(raw.get("firstDetectedDate")))
+    first_seen = min([*launches, first_detected] if first_detected else launches, default=None)
+    last_seen = _last_seen(raw)
     fixed_at = (
         parse_datetime(_text(raw.get("fixedDate"))) if status is FindingStatus.FIXED else None
     )
     return Finding(
+        listing_digest=listing_digest(raw),
         key=key,
         asset_key=asset_key,
         name=name,
@@ -191,6 +217,34 @@ def map_finding(
         first_seen=first_seen,
         last_seen=last_seen,
         fixed_at=fixed_at,
+    )
+
+
+def _last_seen(raw: Mapping[str, Any]) -> datetime | None:
+    """Last seen (seed): lastTestedDate, else lastDetectedDate."""
+    return parse_datetime(_text(raw.get("lastTestedDate"))) or parse_datetime(
+        _text(raw.get("lastDetectedDate"))
+    )
+
+
+def listing_digest(raw: Mapping[str, Any]) -> str:
+    """A digest of the record's LISTING_FIELDS and web app id (brief and verbose alike)."""
+    values = [_text(raw.get(name)) or "" for name in LISTING_FIELDS]
+    values.append(_text(_path(raw, "webApp", "id")) or "")
+    return blake2b("\x1f".join(values).encode(), digest_size=16).hexdigest()
+
+
+def map_listed_finding(raw: Mapping[str, Any]) -> ListedFinding | Rejected:
+    """A brief listing record -> what an incremental sync compares with the store."""
+    key = _int_text(raw.get("id"))
+    if key is None:
+        return Rejected("finding", _text(raw.get("id")) or "?", "finding without a numeric id")
+    return ListedFinding(
+        key=key,
+        asset_key=_int_text(_path(raw, "webApp", "id")),
+        qid=_int(raw.get("qid")),
+        listing_digest=listing_digest(raw),
+        last_seen=_last_seen(raw),
     )
 
 
@@ -220,8 +274,9 @@ def map_kb_vuln(raw: Mapping[str, Any]) -> Weakness | Rejected:
 
 
 # --- small readers for decoded XML --------------------------------------------------------------
+@lru_cache(maxsize=8192)  # a scan's findings share their dates
 def parse_datetime(text: str | None) -> datetime | None:
-    """Qualys UTC timestamps (`2022-04-12T21:15:33Z`) as aware datetimes; None if absent or bad."""
+    """Qualys timestamps (`2022-04-12T21:15:33Z`) as UTC datetimes; None if absent or bad."""
     if not text:
         return None
     try:
@@ -229,8 +284,8 @@ def parse_datetime(text: str | None) -> datetime | None:
     except ValueError:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def format_datetime(value: datetime) -> str:
@@ -245,7 +300,9 @@ def _latest(*values: datetime | None) -> datetime | None:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, Mapping):  # an element with attributes: {"@attr": ..., "#text": ...}
+    if type(value) is str:  # the common case first: mapping runs once per finding of a sync
+        return value.strip()
+    if isinstance(value, dict):  # an element with attributes: {"@attr": ..., "#text": ...}
         value = value.get("#text")
         if value is None:
             return None
@@ -281,9 +338,9 @@ def _float(value: Any) -> float | None:
 
 def _path(raw: Any, *keys: str) -> Any:
     for key in keys:
-        if isinstance(raw, list):
+        if type(raw) is list:
             raw = raw[0] if raw else None
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, dict):
             return None
         raw = raw.get(key)
     return raw

@@ -51,7 +51,25 @@ class RunOutcome(StrEnum):
     ABANDONED = "abandoned"  # found still "running" after its process died
 
 
-SOURCE_API = "api"
+SOURCE_API = "api"  # written by the API sync only
+SOURCE_IMPORT = "import"  # written by scan-report imports only
+SOURCE_API_AND_IMPORT = "api+import"  # listed by the API and also seen in an imported report
+SOURCE_KB = "kb"  # a weakness from the Knowledge Base (else SOURCE_IMPORT: a report's glossary)
+
+
+def has_api(source: str | None) -> bool:
+    """Whether the API sync has written this record (it then owns its lifecycle)."""
+    return source in (SOURCE_API, SOURCE_API_AND_IMPORT)
+
+
+# Finding types: the two a sync always fetches; information gathered only when configured.
+SYNCED_FINDING_TYPES = ("VULNERABILITY", "SENSITIVE_CONTENT")
+INFORMATION_GATHERED = "INFORMATION_GATHERED"
+
+
+class SyncMode(StrEnum):
+    FULL = "full"  # every finding's details are read
+    INCREMENTAL = "incremental"  # a brief listing, details only of what changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +116,32 @@ class Finding:
     ports: tuple[int, ...] = ()
     evidence: str | None = None
     source: str = SOURCE_API
+    # A digest of what a brief (non-verbose) listing shows of the finding, retest dates aside:
+    # an incremental sync fetches details again only when a listing's digest differs.
+    listing_digest: str | None = None
+    # The date of the information in this record, which decides which source wins when an import
+    # and the API disagree: the report's scan date; for the API its lastTestedDate (None: use
+    # last_seen, which the API mapping sets from it).
+    as_of: datetime | None = None
+    # Imports: a digest of the report row (and everything its mapping read) last merged into
+    # this finding; re-importing an identical row skips it (merging it again changes nothing).
+    input_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedFinding:
+    """What a brief (non-verbose) WAS listing tells of one finding: enough to tell whether the
+    stored record is current."""
+
+    key: str
+    asset_key: str | None
+    qid: int | None
+    listing_digest: str
+    last_seen: datetime | None
+
+
+# The fixed_reason of a finding the API sync closed because its listing no longer had it.
+API_ABSENT_REASON = "absent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +161,15 @@ class Weakness:
     cvss_v3_temporal: float | None = None
     cvss_v3_vector: str | None = None
     last_modified: datetime | None = None
+    cvss_base: float | None = None  # CVSS v2
+    cvss_temporal: float | None = None
+    cvss_v3_attack_vector: str | None = None
+    cwes: tuple[int, ...] = ()
+    owasp: tuple[str, ...] = ()  # names ("Injection"), as API findings carry them
+    wasc: tuple[str, ...] = ()
+    source: str = SOURCE_KB  # or SOURCE_IMPORT: a scan report's glossary entry
+    # When the information holds: the KB fetch time (set by the store), or the report's date.
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connector.models import Asset, AssetState
+from connector.models import SOURCE_API, Asset, AssetState
 from connector.store.failures import reading, writing
 from connector.store.rows import (
     UpsertResult,
@@ -98,6 +98,38 @@ def upsert_assets(
     return result
 
 
+def insert_missing(
+    conn: Connection, connector: str, assets_: Sequence[Asset], *, now: datetime
+) -> None:
+    """Insert the assets not stored yet; stored ones are left exactly as they are (a finding's
+    minimal web app must never overwrite what the web-app listing wrote, whichever comes first)."""
+    rows = []
+    for asset in {a.key: a for a in assets_}.values():
+        values = row_values(asset)
+        check_lengths(f"asset {asset.key}", values, _ASSET_LIMITS)
+        values.update(
+            connector=connector,
+            content_hash=digest(values),
+            state=AssetState.ACTIVE.value,
+            archived_at=None,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        rows.append(values)
+    if not rows:
+        return
+    check_connector(connector)
+    with writing(f"writing {len(rows)} assets (first: asset {rows[0]['key']})"):
+        upsert(
+            conn,
+            assets,
+            rows,
+            conflict=("connector", "key"),
+            update=(),
+            describe=lambda row: f"asset {row['key']}",
+        )
+
+
 def raise_last_observed(conn: Connection, connector: str, latest: Mapping[str, datetime]) -> None:
     """Per asset key, set last_observed to the later of the stored and the given time."""
     if not latest:
@@ -174,3 +206,17 @@ def count_assets(conn: Connection, connector: str) -> dict[str, int]:
     )
     with reading("counting assets"):
         return dict(conn.execute(query).all())
+
+
+def count_imported(conn: Connection, connector: str, keys: Sequence[str]) -> int:
+    """How many of these assets a file import created (not the API sync)."""
+    total = 0
+    with reading("reading asset sources"):
+        for chunk in chunks(keys):
+            query = sa.select(sa.func.count()).where(
+                assets.c.connector == connector,
+                assets.c.key.in_(chunk),
+                assets.c.source != SOURCE_API,
+            )
+            total += int(conn.execute(query).scalar_one())
+    return total

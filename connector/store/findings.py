@@ -1,5 +1,6 @@
-"""The findings table and its finding_events: upserts that record every status change, closing
-findings that are no longer listed, and the reads the sync and import need.
+"""The findings table and its finding_events: upserts that merge every record into what is stored
+(store.merge) and record every status change, closing findings that are no longer listed, and the
+reads the sync and import need.
 
 Functions run inside the caller's transaction and never commit. Rows whose content did not change
 are not rewritten: each stored finding carries a digest of the values it was written from.
@@ -8,6 +9,7 @@ are not rewritten: each stored finding carries a digest of the values it was wri
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,14 +17,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.errors import StoreWriteError
-from connector.models import AssetState, Finding, FindingStatus, Severity, SeveritySource
+from connector.models import (
+    API_ABSENT_REASON,
+    SOURCE_API,
+    SOURCE_API_AND_IMPORT,
+    AssetState,
+    Finding,
+    FindingStatus,
+)
 from connector.store.failures import reading, writing
+from connector.store.merge import is_newer, merge_finding
 from connector.store.rows import (
     UpsertResult,
     check_connector,
     check_lengths,
     digest,
     length_limits,
+    model_from_row,
     row_values,
     stored_columns,
 )
@@ -50,15 +61,17 @@ def _describe_event_row(row: Mapping[str, Any]) -> str:
     return f"event of finding {row['finding_key']}"
 
 
-def _check_assets_exist(conn: Connection, connector: str, batch: Mapping[str, Finding]) -> None:
-    wanted = sorted({f.asset_key for f in batch.values()})
+def _check_assets_exist(
+    conn: Connection, connector: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    wanted = sorted({r["asset_key"] for r in rows})
     with reading(f"reading {len(wanted)} assets of a findings batch"):
         present = stored_columns(conn, assets, connector, wanted)
     missing = set(wanted) - set(present)
     if missing:
-        first = next(f for f in batch.values() if f.asset_key in missing)
+        first = next(r for r in rows if r["asset_key"] in missing)
         raise StoreWriteError(
-            f"{_label(first)}: asset {first.asset_key} is not in the store "
+            f"{_describe_finding_row(first)}: asset {first['asset_key']} is not in the store "
             f"({len(missing)} asset(s) of this batch are missing; write assets before findings)"
         )
 
@@ -68,6 +81,170 @@ def _check_run_exists(conn: Connection, run_id: int) -> None:
         found = conn.execute(sa.select(sync_runs.c.id).where(sync_runs.c.id == run_id)).first()
     if found is None:
         raise StoreWriteError(f"run {run_id} does not exist: start_run() before writing findings")
+
+
+@dataclass
+class FindingPlan:
+    """What writing a batch of findings will do, decided before anything is written.
+
+    `rows` are the merged rows to write (new or changed), `events` their status changes;
+    `outcomes` says per key what happens: created, updated, unchanged, or kept (the store holds
+    newer information: the record changed nothing)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    result: UpsertResult = field(default_factory=UpsertResult)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+CREATED, UPDATED, UNCHANGED, KEPT = "created", "updated", "unchanged", "kept"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRow:
+    """A finding's row values and digest, computed ahead of the write (pure: see prepare_row)."""
+
+    values: Mapping[str, Any]
+    digest: str
+
+
+def prepare_row(finding: Finding) -> PreparedRow:
+    """The row a new finding is written as, and its digest (what plan_findings would compute)."""
+    values = row_values(finding)
+    return PreparedRow(values, digest(values))
+
+
+def _full_rows(conn: Connection, connector: str, keys: Sequence[str]) -> dict[str, Finding]:
+    found: dict[str, Finding] = {}
+    for chunk in chunks(keys):
+        query = sa.select(findings).where(
+            findings.c.connector == connector, findings.c.key.in_(chunk)
+        )
+        for row in conn.execute(query).mappings():
+            found[row["key"]] = _finding_from_row(row)
+    return found
+
+
+def plan_findings(
+    conn: Connection,
+    connector: str,
+    findings_: Sequence[Finding],
+    *,
+    now: datetime,
+    reason: str,
+    prepared: Mapping[str, PreparedRow] | None = None,
+) -> FindingPlan:
+    """Read what is stored for these findings and merge each record into it (see store.merge).
+
+    Rows only the API wrote and that an API record updates are replaced as they are (the sync's
+    fast path: no full row is read); every other stored row is read in full and merged.
+    `prepared`: rows and digests a caller computed ahead (`prepare_row`, e.g. in a worker
+    process), used for findings that are not stored yet."""
+    plan = FindingPlan()
+    batch = {f.key: f for f in findings_}  # a key given twice: the later record wins
+    if not batch:
+        return plan
+    check_connector(connector)
+    keys = list(batch)
+    with reading(f"reading {len(keys)} stored findings"):
+        stored = stored_columns(
+            conn,
+            findings,
+            connector,
+            keys,
+            "content_hash",
+            "status",
+            "fixed_at",
+            "fixed_reason",
+            "source",
+        )
+        to_merge = [
+            k
+            for k, old in stored.items()
+            if not (batch[k].source == SOURCE_API and old.source == SOURCE_API)
+        ]
+        full = _full_rows(conn, connector, to_merge) if to_merge else {}
+    for key, incoming in batch.items():
+        old = stored.get(key)
+        closed_by_api = old is not None and old.fixed_reason == API_ABSENT_REASON
+        ready = prepared.get(key) if prepared is not None and key not in full else None
+        if ready is not None:
+            merged, values, row_digest = incoming, dict(ready.values), ready.digest
+        else:
+            merged = (
+                merge_finding(full[key], incoming, closed_by_api=closed_by_api)
+                if key in full
+                else incoming
+            )
+            values = row_values(merged)
+            row_digest = digest(values)
+        status = values["status"]
+        same = old is not None and old.content_hash == row_digest and old.status == status
+        if old is not None and old.content_hash is None and key in full:
+            same = row_values(full[key]) == values  # closed as absent: compare the values
+        if same:
+            plan.result.unchanged += 1
+            newer = key not in full or is_newer(incoming, full[key], closed_by_api=closed_by_api)
+            plan.outcomes[key] = UNCHANGED if newer else KEPT
+            continue
+        label = _label(merged)
+        check_lengths(label, values, _FINDING_LIMITS)
+        old_status = None if old is None else old.status
+        if status == _FIXED:
+            if old is not None and old_status == _FIXED:  # still fixed: keep when and why
+                values["fixed_at"] = merged.fixed_at or old.fixed_at
+                values["fixed_reason"] = old.fixed_reason
+            else:
+                values["fixed_at"] = merged.fixed_at or now
+                values["fixed_reason"] = reason
+        else:
+            values["fixed_at"] = None
+            values["fixed_reason"] = None
+        values.update(connector=connector, content_hash=row_digest, created_at=now, updated_at=now)
+        plan.rows.append(values)
+        plan.labels[key] = label
+        (plan.result.updated if old is not None else plan.result.created).append(key)
+        plan.outcomes[key] = CREATED if old is None else UPDATED
+        if old_status != status:
+            plan.result.status_changes.append((key, old_status, status))
+            plan.events.append(
+                {
+                    "connector": connector,
+                    "finding_key": key,
+                    "from_status": old_status,
+                    "to_status": status,
+                    "at": now,
+                    "run_id": 0,  # set by apply_findings
+                    "reason": reason,
+                }
+            )
+    return plan
+
+
+def apply_findings(
+    conn: Connection, connector: str, plan: FindingPlan, *, run_id: int
+) -> UpsertResult:
+    """Write a plan's rows and events in one set-based upsert (inside the caller's transaction)."""
+    rows = plan.rows
+    if not rows:
+        return plan.result
+    _check_assets_exist(conn, connector, rows)
+    events = [{**e, "run_id": run_id} for e in plan.events]
+    if events:
+        _check_run_exists(conn, run_id)
+    with writing(f"writing {len(rows)} findings (first: {plan.labels[rows[0]['key']]})"):
+        upsert(
+            conn,
+            findings,
+            rows,
+            conflict=("connector", "key"),
+            update=_FINDING_UPDATE,
+            describe=_describe_finding_row,
+        )
+        insert_many(conn, finding_events, events, describe=_describe_event_row)
+        analyze_if_stale(conn, findings, len(plan.result.created))
+    return plan.result
 
 
 def upsert_findings(
@@ -81,75 +258,64 @@ def upsert_findings(
 ) -> UpsertResult:
     """Write new and changed findings in one set-based upsert; unchanged ones are not written.
 
-    Creations and status changes each get a finding_events row with `reason`. A finding that
-    becomes Fixed gets fixed_at (its own, else `now`) and fixed_reason; one that becomes Active
-    again has both cleared.
+    Each record is merged into what is stored (store.merge: the newer source wins). Creations and
+    status changes each get a finding_events row with `reason`. A finding that becomes Fixed
+    gets fixed_at (its own, else `now`) and fixed_reason; one that becomes Active again has both
+    cleared.
     """
-    result = UpsertResult()
-    batch = {f.key: f for f in findings_}  # a key given twice: the later record wins
-    if not batch:
-        return result
-    check_connector(connector)
-    keys = list(batch)
-    with reading(f"reading {len(keys)} stored findings"):
-        stored = stored_columns(
-            conn, findings, connector, keys, "content_hash", "status", "fixed_at", "fixed_reason"
-        )
-    rows: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    for key, finding in batch.items():
-        values = row_values(finding)
-        row_digest = digest(values)
-        old = stored.get(key)
-        status = values["status"]
-        if old is not None and old.content_hash == row_digest and old.status == status:
-            result.unchanged += 1
-            continue
-        check_lengths(_label(finding), values, _FINDING_LIMITS)
-        old_status = None if old is None else old.status
-        if status == _FIXED:
-            if old is not None and old_status == _FIXED:  # still fixed: keep when and why
-                values["fixed_at"] = finding.fixed_at or old.fixed_at
-                values["fixed_reason"] = old.fixed_reason
-            else:
-                values["fixed_at"] = finding.fixed_at or now
-                values["fixed_reason"] = reason
-        else:
-            values["fixed_at"] = None
-            values["fixed_reason"] = None
-        values.update(connector=connector, content_hash=row_digest, created_at=now, updated_at=now)
-        rows.append(values)
-        (result.updated if old is not None else result.created).append(key)
-        if old_status != status:
-            result.status_changes.append((key, old_status, status))
-            events.append(
-                {
-                    "connector": connector,
-                    "finding_key": key,
-                    "from_status": old_status,
-                    "to_status": status,
-                    "at": now,
-                    "run_id": run_id,
-                    "reason": reason,
-                }
+    plan = plan_findings(conn, connector, findings_, now=now, reason=reason)
+    return apply_findings(conn, connector, plan, run_id=run_id)
+
+
+def close_findings(
+    conn: Connection,
+    connector: str,
+    keys: Sequence[str],
+    *,
+    run_id: int,
+    now: datetime,
+    reason: str,
+    fixed_at: datetime | None = None,
+) -> None:
+    """Mark these Active findings Fixed (fixed_at: `fixed_at`, else `now`) with an event each;
+    their content hash is cleared so a reappearance is rewritten. Their `as_of` moves up to
+    that date: the absence is information of that date, which an older report cannot undo."""
+    if not keys:
+        return
+    _check_run_exists(conn, run_id)
+    when = fixed_at or now
+    later = sa.or_(findings.c.as_of.is_(None), findings.c.as_of < when)
+    with writing(f"marking {len(keys)} absent findings fixed (first: finding {keys[0]})"):
+        for chunk in chunks(keys):
+            conn.execute(
+                sa.update(findings)
+                .where(findings.c.connector == connector, findings.c.key.in_(chunk))
+                .values(
+                    status=_FIXED,
+                    fixed_at=when,
+                    fixed_reason=reason,
+                    content_hash=None,
+                    input_digest=None,
+                    updated_at=now,
+                    as_of=sa.case(
+                        (later, sa.literal(when, type_=findings.c.as_of.type)),
+                        else_=findings.c.as_of,
+                    ),
+                )
             )
-    if not rows:
-        return result
-    _check_assets_exist(conn, connector, {r["key"]: batch[r["key"]] for r in rows})
-    if events:
-        _check_run_exists(conn, run_id)
-    with writing(f"writing {len(rows)} findings (first: {_label(batch[rows[0]['key']])})"):
-        upsert(
-            conn,
-            findings,
-            rows,
-            conflict=("connector", "key"),
-            update=_FINDING_UPDATE,
-            describe=_describe_finding_row,
-        )
+        events = [
+            {
+                "connector": connector,
+                "finding_key": key,
+                "from_status": _ACTIVE,
+                "to_status": _FIXED,
+                "at": now,
+                "run_id": run_id,
+                "reason": reason,
+            }
+            for key in keys
+        ]
         insert_many(conn, finding_events, events, describe=_describe_event_row)
-        analyze_if_stale(conn, findings, len(result.created))
-    return result
 
 
 def mark_absent_fixed(
@@ -166,7 +332,8 @@ def mark_absent_fixed(
 ) -> list[str]:
     """Every Active finding (of `source`, of `asset_keys` and `types` when given) not in
     `seen_keys` becomes Fixed with an event; their content hash is cleared so a reappearance is
-    rewritten. `types` keeps findings of types that were not fetched out of it.
+    rewritten. `types` keeps findings of types that were not fetched out of it. Findings an
+    import also saw count as the API's (source "api+import").
     Returns the keys fixed. Active keys are streamed and diffed in Python, updates are batched."""
     # Sets and set-like collections (the sync's compact key set) are used as they are.
     seen = set(seen_keys) if isinstance(seen_keys, list | tuple) else seen_keys
@@ -174,7 +341,8 @@ def mark_absent_fixed(
         findings.c.connector == connector, findings.c.status == _ACTIVE
     )
     if source is not None:
-        base = base.where(findings.c.source == source)
+        sources = [source, SOURCE_API_AND_IMPORT] if source == SOURCE_API else [source]
+        base = base.where(findings.c.source.in_(sources))
     if types is not None:
         base = base.where(findings.c.type.in_(list(types)))
     if asset_keys is None:
@@ -188,35 +356,7 @@ def mark_absent_fixed(
                 query, execution_options={"yield_per": 10_000}
             ).scalars()
             absent.extend(key for key in active if key not in seen)
-    if not absent:
-        return absent
-    _check_run_exists(conn, run_id)
-    with writing(f"marking {len(absent)} absent findings fixed (first: finding {absent[0]})"):
-        for chunk in chunks(absent):
-            conn.execute(
-                sa.update(findings)
-                .where(findings.c.connector == connector, findings.c.key.in_(chunk))
-                .values(
-                    status=_FIXED,
-                    fixed_at=now,
-                    fixed_reason=reason,
-                    content_hash=None,
-                    updated_at=now,
-                )
-            )
-        events = [
-            {
-                "connector": connector,
-                "finding_key": key,
-                "from_status": _ACTIVE,
-                "to_status": _FIXED,
-                "at": now,
-                "run_id": run_id,
-                "reason": reason,
-            }
-            for key in absent
-        ]
-        insert_many(conn, finding_events, events, describe=_describe_event_row)
+    close_findings(conn, connector, absent, run_id=run_id, now=now, reason=reason)
     return absent
 
 
@@ -256,51 +396,8 @@ def load_findings(
     return out
 
 
-def keys_from_source(
-    conn: Connection, connector: str, keys: Collection[str], *, source: str
-) -> set[str]:
-    """Which of these finding keys are stored with this source."""
-    found: set[str] = set()
-    with reading("reading finding sources"):
-        for chunk in chunks(sorted(keys)):
-            query = sa.select(findings.c.key).where(
-                findings.c.connector == connector,
-                findings.c.source == source,
-                findings.c.key.in_(chunk),
-            )
-            found.update(conn.execute(query).scalars())
-    return found
-
-
 def _finding_from_row(row: sa.RowMapping) -> Finding:
-    return Finding(
-        key=row["key"],
-        asset_key=row["asset_key"],
-        name=row["name"],
-        status=FindingStatus(row["status"]),
-        severity=Severity(row["severity"]),
-        severity_source=SeveritySource(row["severity_source"]),
-        unique_id=row["unique_id"],
-        qid=row["qid"],
-        type=row["type"],
-        url=row["url"],
-        param=row["param"],
-        qualys_severity=row["qualys_severity"],
-        cvss_v3_base=row["cvss_v3_base"],
-        cvss_v3_temporal=row["cvss_v3_temporal"],
-        attack_vector=row["attack_vector"],
-        cwes=tuple(row["cwes"]),
-        owasp=tuple(row["owasp"]),
-        wasc=tuple(row["wasc"]),
-        qualys_status=row["qualys_status"],
-        ignored_reason=row["ignored_reason"],
-        first_seen=row["first_seen"],
-        last_seen=row["last_seen"],
-        fixed_at=row["fixed_at"],
-        ports=tuple(row["ports"]),
-        evidence=row["evidence"],
-        source=row["source"],
-    )
+    return model_from_row(Finding, row)
 
 
 def count_findings(
@@ -318,3 +415,51 @@ def count_findings(
     query = query.group_by(findings.c.status, findings.c.severity)
     with reading("counting findings"):
         return {(row[0], row[1]): row[2] for row in conn.execute(query)}
+
+
+def load_findings_by_keys(conn: Connection, connector: str, keys: Collection[str]) -> list[Finding]:
+    """The stored findings with these keys (those that exist)."""
+    out: list[Finding] = []
+    with reading(f"loading {len(keys)} findings"):
+        for chunk in chunks(sorted(keys)):
+            query = sa.select(findings).where(
+                findings.c.connector == connector, findings.c.key.in_(chunk)
+            )
+            out.extend(_finding_from_row(row) for row in conn.execute(query).mappings())
+    return out
+
+
+def listing_state(
+    conn: Connection, connector: str, keys: Sequence[str]
+) -> dict[str, tuple[str | None, datetime | None]]:
+    """key -> (listing digest, last seen) of those of these findings; the digest only where the
+    API sync wrote the row (an import's rows have none, so their details are read again)."""
+    query_cols = (
+        findings.c.key,
+        findings.c.listing_digest,
+        findings.c.last_seen,
+        findings.c.source,
+    )
+    found: dict[str, tuple[str | None, datetime | None]] = {}
+    with reading(f"reading {len(keys)} stored findings"):
+        for chunk in chunks(keys):
+            query = sa.select(*query_cols).where(
+                findings.c.connector == connector, findings.c.key.in_(chunk)
+            )
+            for row in conn.execute(query):
+                api = row.source in (SOURCE_API, SOURCE_API_AND_IMPORT)
+                digest_ = row.listing_digest if api else None
+                found[row.key] = (digest_, row.last_seen)
+    return found
+
+
+def listed_ids(conn: Connection, connector: str, *, absent_reason: str) -> list[int]:
+    """The ids of the API findings Qualys listed last time (all but those closed as absent)."""
+    query = sa.select(findings.c.key).where(
+        findings.c.connector == connector,
+        findings.c.source.in_([SOURCE_API, SOURCE_API_AND_IMPORT]),
+        sa.or_(findings.c.fixed_reason.is_(None), findings.c.fixed_reason != absent_reason),
+    )
+    with reading("reading the finding ids of the last sync"):
+        keys: Iterable[str] = conn.execute(query, execution_options={"yield_per": 10_000}).scalars()
+        return [int(key) for key in keys if key.isdigit()]

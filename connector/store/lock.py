@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StoreError, SyncAlreadyRunningError, SyncLockLostError
+from connector.store.failures import db_reason
 from connector.store.schema import sync_locks
 
 log = logging.getLogger(__name__)
@@ -237,12 +238,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def _store_error(action: str, connector: str, exc: SQLAlchemyError) -> StoreError:
-    orig = getattr(exc, "orig", None)
-    reason = str(orig if orig is not None else exc).strip().splitlines()
-    return StoreError(
-        f"{action} the sync lock of connector {connector} failed: "
-        f"{reason[0] if reason else type(exc).__name__}"
-    )
+    return StoreError(f"{action} the sync lock of connector {connector} failed: {db_reason(exc)}")
 
 
 class _RowLock:
@@ -368,7 +364,11 @@ class _RowLock:
                 )
         except SQLAlchemyError as exc:
             # The row goes stale and is taken over later; nothing is lost.
-            log.warning("could not release the sync lock of connector %s: %s", self.connector, exc)
+            log.warning(
+                "could not release the sync lock of connector %s: %s",
+                self.connector,
+                db_reason(exc),
+            )
 
 
 class _PostgresLock:
@@ -429,7 +429,11 @@ class _PostgresLock:
             self.conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
             self.conn.close()
         except SQLAlchemyError as exc:
-            log.warning("could not release the sync lock of connector %s: %s", self.connector, exc)
+            log.warning(
+                "could not release the sync lock of connector %s: %s",
+                self.connector,
+                db_reason(exc),
+            )
             self.conn.invalidate()  # closing the session releases the advisory lock anyway
             self.conn.close()
         finally:

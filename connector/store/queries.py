@@ -1,19 +1,22 @@
-"""Read-side queries for exports: streamed rows of assets, findings and weaknesses with filters."""
+"""Read-side queries for exports (and the console's downloads): streamed rows of assets, findings
+and weaknesses with filters. `finding_conditions` is the one definition of what a findings filter
+keeps; the console's paged list (store/console.py) uses it too."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.store.failures import reading
-from connector.store.schema import FINDING_ASSET, assets, findings, weaknesses
+from connector.store.schema import FINDING_ASSET, assets, finding_events, findings, weaknesses
 
 STREAM_BATCH = 1000
+Rows = Generator[dict[str, Any], None, None]  # a stream of rows; close() ends it early
 
 
 @dataclass(frozen=True)
@@ -22,25 +25,29 @@ class ExportFilter:
 
     statuses: Collection[str] = ()
     severities: Collection[str] = ()
-    asset: str | None = None  # an asset key or name
+    asset: str | None = None  # an asset key, or its name in any letter case
     since: datetime | None = None  # last seen (findings) / last observed (assets) at or after
     include_archived: bool = False
+    # findings only (the console's filters, also for its downloads):
+    qids: Collection[int] = ()
+    types: Collection[str] = ()
+    sources: Collection[str] = ()
+    run_id: int | None = None  # findings this run (a sync or an import) created or re-statused
+    text: str | None = None  # case-insensitive text in the finding's name or URL
 
 
-def iter_assets(conn: Connection, connector: str, where: ExportFilter) -> Iterator[dict[str, Any]]:
+def iter_assets(conn: Connection, connector: str, where: ExportFilter) -> Rows:
     query = sa.select(assets).where(assets.c.connector == connector).order_by(assets.c.key)
     if not where.include_archived:
         query = query.where(assets.c.state == "active")
     if where.asset:
-        query = query.where(sa.or_(assets.c.key == where.asset, assets.c.name == where.asset))
+        query = query.where(_is_asset(where.asset))
     if where.since:
         query = query.where(assets.c.last_observed >= where.since)
     yield from _stream(conn, query)
 
 
-def iter_findings(
-    conn: Connection, connector: str, where: ExportFilter
-) -> Iterator[dict[str, Any]]:
+def iter_findings(conn: Connection, connector: str, where: ExportFilter) -> Rows:
     joined = findings.join(
         assets,
         FINDING_ASSET,
@@ -52,31 +59,66 @@ def iter_findings(
         sa.select(
             findings,
             assets.c.name.label("asset_name"),
+            assets.c.url.label("asset_url"),
             weaknesses.c.description,
             weaknesses.c.impact,
             weaknesses.c.solution,
             weaknesses.c.published_date,
+            weaknesses.c.cves.label("kb_cves"),
+            weaknesses.c.cvss_v3_base.label("kb_cvss_v3_base"),
+            weaknesses.c.cvss_v3_vector.label("kb_cvss_v3_vector"),
         )
         .select_from(joined)
         .where(findings.c.connector == connector)
         .order_by(findings.c.key)
     )
+    yield from _stream(conn, query.where(*finding_conditions(connector, where)))
+
+
+def finding_conditions(connector: str, where: ExportFilter) -> list[sa.ColumnElement[bool]]:
+    """The WHERE terms of a findings filter, for a query that joins findings to their assets."""
+    terms: list[sa.ColumnElement[bool]] = []
     if not where.include_archived:
-        query = query.where(assets.c.state == "active")
+        terms.append(assets.c.state == "active")
     if where.statuses:
-        query = query.where(findings.c.status.in_(list(where.statuses)))
+        terms.append(findings.c.status.in_(list(where.statuses)))
     if where.severities:
-        query = query.where(findings.c.severity.in_(list(where.severities)))
+        terms.append(findings.c.severity.in_(list(where.severities)))
     if where.asset:
-        query = query.where(sa.or_(assets.c.key == where.asset, assets.c.name == where.asset))
+        # As the asset keys it names, so the (connector, asset_key, ...) index can serve it.
+        named = sa.select(assets.c.key).where(
+            assets.c.connector == connector, _is_asset(where.asset)
+        )
+        terms.append(findings.c.asset_key.in_(named))
     if where.since:
-        query = query.where(findings.c.last_seen >= where.since)
-    yield from _stream(conn, query)
+        terms.append(findings.c.last_seen >= where.since)
+    if where.qids:
+        terms.append(findings.c.qid.in_(list(where.qids)))
+    if where.types:
+        terms.append(findings.c.type.in_(list(where.types)))
+    if where.sources:
+        terms.append(findings.c.source.in_(list(where.sources)))
+    if where.run_id is not None:
+        changed = sa.select(finding_events.c.finding_key).where(
+            finding_events.c.connector == connector, finding_events.c.run_id == where.run_id
+        )
+        terms.append(findings.c.key.in_(changed))
+    if where.text:
+        pattern = "%" + _escape_like(where.text.strip()) + "%"
+        terms.append(
+            sa.or_(
+                findings.c.name.ilike(pattern, escape="\\"),
+                findings.c.url.ilike(pattern, escape="\\"),
+            )
+        )
+    return terms
 
 
-def iter_weaknesses(
-    conn: Connection, connector: str, where: ExportFilter
-) -> Iterator[dict[str, Any]]:
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def iter_weaknesses(conn: Connection, connector: str, where: ExportFilter) -> Rows:
     """KB entries with their open findings and affected assets (non-archived assets by default)."""
     open_findings = (
         sa.select(
@@ -112,20 +154,36 @@ def iter_weaknesses(
     yield from _stream(conn, query)
 
 
-def _stream(conn: Connection, query: sa.Select[Any]) -> Iterator[dict[str, Any]]:
+def _is_asset(asset: str) -> sa.ColumnElement[bool]:
+    """The asset named by its key, or by its name in any letter case."""
+    return sa.or_(assets.c.key == asset, sa.func.lower(assets.c.name) == asset.lower())
+
+
+def _stream(conn: Connection, query: sa.Select[Any]) -> Rows:
     with reading("export query failed"):
         result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
-        for row in result:
-            yield dict(row._mapping)
+        try:
+            for row in result:
+                yield dict(row._mapping)
+        finally:  # also when the reader stops early: PostgreSQL's server-side cursor is closed
+            result.close()
 
 
-def asset_overview(conn: Connection, connector: str) -> dict[str, tuple[str | None, str]]:
-    """Every asset of the connector: key -> (name, state)."""
-    query = sa.select(assets.c.key, assets.c.name, assets.c.state).where(
+class StoredAsset(NamedTuple):
+    name: str | None
+    state: str  # AssetState
+    source: str  # "api" or "import:<mapping>"
+
+
+def asset_overview(conn: Connection, connector: str) -> dict[str, StoredAsset]:
+    """Every asset of the connector by key: its name, state and source."""
+    query = sa.select(assets.c.key, assets.c.name, assets.c.state, assets.c.source).where(
         assets.c.connector == connector
     )
     with reading("reading assets failed"):
-        return {row.key: (row.name, row.state) for row in conn.execute(query)}
+        return {
+            row.key: StoredAsset(row.name, row.state, row.source) for row in conn.execute(query)
+        }
 
 
 def active_finding_counts(
@@ -135,9 +193,10 @@ def active_finding_counts(
     types: Collection[str] | None = None,
     qualys_statuses: Collection[str] | None = None,
     active_assets_only: bool = False,
+    source: str | None = None,
 ) -> dict[str, int]:
-    """Active findings per asset key, optionally only of these types and Qualys statuses, and
-    only on active assets (findings of archived assets are left out of counts)."""
+    """Active findings per asset key, optionally only of these types and Qualys statuses, only
+    on active assets (findings of archived assets are left out of counts), only from `source`."""
     query = (
         sa.select(findings.c.asset_key, sa.func.count())
         .where(findings.c.connector == connector, findings.c.status == "Active")
@@ -152,5 +211,7 @@ def active_finding_counts(
         query = query.where(findings.c.type.in_(list(types)))
     if qualys_statuses is not None:
         query = query.where(findings.c.qualys_status.in_(list(qualys_statuses)))
+    if source is not None:
+        query = query.where(findings.c.source == source)
     with reading("counting findings failed"):
         return {str(row[0]): int(row[1]) for row in conn.execute(query)}

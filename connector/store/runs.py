@@ -26,6 +26,7 @@ class RunRecord:
     id: int
     connector: str
     kind: RunKind
+    mode: str | None
     started_at: datetime
     finished_at: datetime | None
     outcome: RunOutcome
@@ -38,13 +39,21 @@ class RunRecord:
 
 
 def start_run(
-    conn: Connection, connector: str, kind: RunKind, *, now: datetime, host: str, pid: int
+    conn: Connection,
+    connector: str,
+    kind: RunKind,
+    *,
+    now: datetime,
+    host: str,
+    pid: int,
+    mode: str | None = None,
 ) -> int:
     """Record a run as running; returns its id (for findings events and finish_run)."""
     check_connector(connector)
     stmt = sa.insert(sync_runs).values(
         connector=connector,
         kind=str(kind),
+        mode=mode,
         started_at=now,
         outcome=RunOutcome.RUNNING.value,
         counts={},
@@ -109,6 +118,7 @@ def _run_from_row(row: sa.RowMapping) -> RunRecord:
         id=row["id"],
         connector=row["connector"],
         kind=RunKind(row["kind"]),
+        mode=row["mode"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         outcome=RunOutcome(row["outcome"]),
@@ -132,15 +142,36 @@ def last_run(conn: Connection, connector: str, kind: RunKind | None = None) -> R
     return None if row is None else _run_from_row(row)
 
 
+def recent_runs(
+    conn: Connection,
+    connector: str,
+    *,
+    limit: int,
+    kind: RunKind | None = None,
+    outcome: RunOutcome | None = None,
+) -> list[RunRecord]:
+    """The most recently started runs, newest first (of `kind` and `outcome` when given)."""
+    query = sa.select(sync_runs).where(sync_runs.c.connector == connector)
+    if kind is not None:
+        query = query.where(sync_runs.c.kind == str(kind))
+    if outcome is not None:
+        query = query.where(sync_runs.c.outcome == str(outcome))
+    query = query.order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc()).limit(limit)
+    with reading("reading the runs"):
+        return [_run_from_row(row) for row in conn.execute(query).mappings()]
+
+
 def last_success_at(
-    conn: Connection, connector: str, kind: RunKind = RunKind.SYNC
+    conn: Connection, connector: str, kind: RunKind = RunKind.SYNC, *, mode: str | None = None
 ) -> datetime | None:
-    """When the last succeeded run of `kind` finished, or None."""
+    """When the last succeeded run of `kind` (and `mode`, when given) finished, or None."""
     query = sa.select(sa.func.max(sync_runs.c.finished_at)).where(
         sync_runs.c.connector == connector,
         sync_runs.c.kind == str(kind),
         sync_runs.c.outcome == RunOutcome.SUCCEEDED.value,
     )
+    if mode is not None:
+        query = query.where(sync_runs.c.mode == mode)
     with reading("reading the last successful run"):
         value = conn.execute(query).scalar_one_or_none()
     return _as_utc(value)

@@ -79,8 +79,9 @@ assets = Table(
     Column("last_seen_at", UTCDateTime, nullable=False),  # when the connector last saw it
     Column("source", String(KEY), nullable=False),  # "api" or "import:<mapping>"
     Column("content_hash", String(64)),
+    # No index on url: PostgreSQL cannot index a value over ~2,700 bytes and a report may carry a
+    # 10 KB URL; nothing looks assets up by URL in SQL (imports match URLs in Python).
     Index(None, "connector", "state"),
-    Index(None, "connector", "url"),
 )
 
 findings = Table(
@@ -113,15 +114,21 @@ findings = Table(
     Column("fixed_reason", Text),
     Column("ports", JSON, nullable=False),
     Column("evidence", Text),
-    Column("source", String(KEY), nullable=False),
+    Column("source", String(KEY), nullable=False),  # api, import or api+import
+    Column("listing_digest", String(32)),  # models.Finding.listing_digest (API findings)
     Column("content_hash", String(64)),  # NULL forces the next upsert to rewrite the row
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("as_of", UTCDateTime),  # the date of the information the row holds (see models)
+    Column("input_digest", String(64)),  # imports: the report row last merged (see models)
     ForeignKeyConstraint(["connector", "asset_key"], ["assets.connector", "assets.key"]),
     Index(None, "connector", "status"),
     Index(None, "connector", "asset_key", "status"),
-    Index(None, "connector", "qid"),
-    Index(None, "connector", "severity"),
+    # The console's sort orders, each ending in the key for keyset pagination (0002_console).
+    Index(None, "connector", "qid", "key"),
+    Index(None, "connector", "severity", "key"),
+    Index(None, "connector", "last_seen", "key"),
+    Index(None, "connector", "first_seen", "key"),
 )
 
 # How a finding reaches its asset (the composite foreign key above), for joins.
@@ -148,6 +155,14 @@ weaknesses = Table(
     Column("cvss_v3_vector", String(200)),
     Column("last_modified", UTCDateTime),
     Column("fetched_at", UTCDateTime, nullable=False),
+    Column("cvss_base", Float),
+    Column("cvss_temporal", Float),
+    Column("cvss_v3_attack_vector", String(32)),
+    Column("cwes", JSON, nullable=False, server_default="[]"),
+    Column("owasp", JSON, nullable=False, server_default="[]"),
+    Column("wasc", JSON, nullable=False, server_default="[]"),
+    Column("source", String(16), nullable=False, server_default="kb"),  # kb, or import: a glossary
+    Column("as_of", UTCDateTime),  # when the entry holds: KB fetch time, or the report's date
 )
 
 sync_runs = Table(
@@ -156,6 +171,7 @@ sync_runs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("connector", String(CONNECTOR), nullable=False),
     Column("kind", String(16), nullable=False),  # RunKind
+    Column("mode", String(16)),  # syncs: SyncMode (full or incremental); NULL for imports
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("outcome", String(16), nullable=False),  # RunOutcome
@@ -234,4 +250,17 @@ imported_scans = Table(
     ForeignKeyConstraint(["run_id"], ["sync_runs.id"]),
     Index(None, "connector", "checksum"),
     Index(None, "connector", "asset_key"),
+)
+
+# Every web application an import's report covered (a report can hold several), with the
+# report's date: closing absent findings needs the newest report imported per web application.
+imported_scan_assets = Table(
+    "imported_scan_assets",
+    metadata,
+    Column("scan_id", Integer, primary_key=True, autoincrement=False),
+    Column("asset_key", String(KEY), primary_key=True),
+    Column("connector", String(CONNECTOR), nullable=False),
+    Column("report_date", UTCDateTime),
+    ForeignKeyConstraint(["scan_id"], ["imported_scans.id"]),
+    Index(None, "connector", "asset_key", "report_date"),
 )

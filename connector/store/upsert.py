@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -140,16 +141,18 @@ def _driver_rows(
     positional: bool,
     describe: Describe,
 ) -> list[Any]:
+    names = [n for n, _ in converters]
+    get = itemgetter(*names)
+    convert = [(i, c) for i, (_n, c) in enumerate(converters) if c is not None]
     out: list[Any] = []
     for row in rows:
+        values = list(get(row)) if len(names) > 1 else [row[names[0]]]
         try:
-            values = [row[n] if c is None else c(row[n]) for n, c in converters]
+            for i, c in convert:
+                values[i] = c(values[i])
         except (ValueError, TypeError) as exc:
             raise StoreWriteError(f"{describe(row)}: {exc}") from exc
-        if positional:
-            out.append(tuple(values))
-        else:
-            out.append(dict(zip((n for n, _ in converters), values, strict=True)))
+        out.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
     return out
 
 

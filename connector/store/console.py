@@ -1,0 +1,188 @@
+"""Read queries for the web console's finding list: sort orders served by indexes, keyset pages,
+and the count behind a filter. The filter itself is `queries.finding_conditions`, shared with the
+exports, so a page and its download always agree.
+
+A sort order is a sequence of segments, each a slice of the rows read in index order: "severity"
+is one segment per label (Critical first), each by key; "last_seen" is the rows that have one, by
+(last_seen, key), then those that have none, by key. A cursor names a segment and the last row's
+(value, key) in it, so every page is one or a few index range scans whatever its depth, and NULLs
+sort the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from connector.models import Severity
+from connector.store.failures import reading
+from connector.store.queries import ExportFilter, finding_conditions
+from connector.store.schema import FINDING_ASSET, assets, findings
+
+PAGE_COLUMNS = (
+    findings.c.key,
+    findings.c.name,
+    findings.c.severity,
+    findings.c.status,
+    findings.c.qualys_status,
+    findings.c.qid,
+    findings.c.type,
+    findings.c.url,
+    findings.c.source,
+    findings.c.asset_key,
+    findings.c.first_seen,
+    findings.c.last_seen,
+    findings.c.fixed_at,
+    assets.c.name.label("asset_name"),
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows matching `where`, read in (column, key) order, or key order when column is None."""
+
+    where: sa.ColumnElement[bool]
+    column: sa.ColumnElement[Any] | None = None
+
+
+@dataclass(frozen=True)
+class SortOrder:
+    label: str
+    segments: tuple[Segment, ...]
+    descending: bool
+
+
+def _with_nulls_last(column: sa.ColumnElement[Any]) -> tuple[Segment, ...]:
+    return (Segment(column.is_not(None), column), Segment(column.is_(None)))
+
+
+SORTS: dict[str, SortOrder] = {
+    "severity": SortOrder(
+        "severity, highest first",
+        tuple(Segment(findings.c.severity == str(s)) for s in list(Severity)[::-1]),
+        descending=False,
+    ),
+    "last_seen": SortOrder(
+        "last seen, newest first", _with_nulls_last(findings.c.last_seen), descending=True
+    ),
+    "first_seen": SortOrder(
+        "first seen, newest first", _with_nulls_last(findings.c.first_seen), descending=True
+    ),
+    "qid": SortOrder("QID", _with_nulls_last(findings.c.qid), descending=False),
+}
+DEFAULT_SORT = "severity"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: the segment and the (value, key) of its last row there."""
+
+    segment: int
+    key: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class FindingPage:
+    """Rows in display order; `more` says whether rows exist beyond them in the paging direction."""
+
+    rows: list[dict[str, Any]]
+    cursors: list[Cursor]  # one per row: the cursor that continues after (or before) it
+    more: bool
+
+
+def finding_page(
+    conn: Connection,
+    connector: str,
+    where: ExportFilter,
+    sort: str = DEFAULT_SORT,
+    *,
+    cursor: Cursor | None = None,
+    backward: bool = False,
+    limit: int = 50,
+) -> FindingPage:
+    """One page of findings after `cursor` (before it when `backward`), in `sort` order."""
+    order = SORTS[sort]
+    base = (
+        sa.select(*PAGE_COLUMNS)
+        .select_from(findings.join(assets, FINDING_ASSET))
+        .where(findings.c.connector == connector, *finding_conditions(connector, where))
+    )
+    descending = order.descending != backward
+    indexes = list(range(len(order.segments)))
+    if backward:
+        indexes.reverse()
+    if cursor is not None:
+        indexes = [i for i in indexes if (i <= cursor.segment if backward else i >= cursor.segment)]
+    found: list[tuple[int, sa.RowMapping]] = []
+    with reading("reading a page of findings"):
+        for index in indexes:
+            segment = order.segments[index]
+            query = base.where(segment.where)
+            if cursor is not None and index == cursor.segment:
+                query = query.where(_beyond(segment, cursor, descending))
+            query = query.order_by(*_ordering(segment, descending)).limit(limit + 1 - len(found))
+            found.extend((index, row) for row in conn.execute(query).mappings())
+            if len(found) > limit:
+                break
+    more = len(found) > limit
+    found = found[:limit]
+    if backward:
+        found.reverse()
+    rows = [dict(row) for _, row in found]
+    cursors = [_cursor_of(order.segments[i], i, row) for i, row in found]
+    return FindingPage(rows, cursors, more)
+
+
+def _ordering(segment: Segment, descending: bool) -> list[sa.ColumnElement[Any]]:
+    columns: list[sa.ColumnElement[Any]] = [findings.c.key]
+    if segment.column is not None:
+        columns.insert(0, segment.column)
+    return [c.desc() if descending else c.asc() for c in columns]
+
+
+def _beyond(segment: Segment, cursor: Cursor, descending: bool) -> sa.ColumnElement[bool]:
+    if segment.column is None:
+        return findings.c.key < cursor.key if descending else findings.c.key > cursor.key
+    mine = sa.tuple_(segment.column, findings.c.key)
+    theirs = sa.tuple_(sa.literal(cursor.value, segment.column.type), sa.literal(cursor.key))
+    return mine < theirs if descending else mine > theirs
+
+
+def _cursor_of(segment: Segment, index: int, row: sa.RowMapping) -> Cursor:
+    value = None
+    if segment.column is not None:
+        value = row.get(str(segment.column.key))
+    return Cursor(index, row["key"], value)
+
+
+def cursor_fits(sort: str, cursor: Cursor) -> bool:
+    """Whether a cursor (from a link, so untrusted) can continue the `sort` order."""
+    segments = SORTS[sort].segments
+    if not 0 <= cursor.segment < len(segments):
+        return False
+    column = segments[cursor.segment].column
+    if column is None:
+        return cursor.value is None
+    python_type = getattr(column.type, "impl_instance", column.type).python_type
+    return isinstance(cursor.value, python_type) and not isinstance(cursor.value, bool)
+
+
+def count_matching(
+    conn: Connection, connector: str, where: ExportFilter, *, cap: int | None = None
+) -> int:
+    """How many findings the filter keeps; with `cap`, counting stops at cap + 1 (so a page can
+    say "more than 10,000" without counting a quarter of a million rows on every view)."""
+    matching = (
+        sa.select(findings.c.key)
+        .select_from(findings.join(assets, FINDING_ASSET))
+        .where(findings.c.connector == connector, *finding_conditions(connector, where))
+    )
+    if cap is not None:
+        matching = matching.limit(cap + 1)
+    query = sa.select(sa.func.count()).select_from(matching.subquery())
+    with reading("counting findings"):
+        return int(conn.execute(query).scalar_one())
