@@ -3,7 +3,8 @@
 Never imports the store. Public surface: QualysClient, Page, KbResult, Criterion, CallStats.
 """
 
-from connector.qualys.client import KbResult, Page, QualysClient
+from connector.qualys.client import KbResult, QualysClient
+from connector.qualys.pages import Page
 from connector.qualys.requests import Criterion
 from connector.qualys.stats import CallStats
 

@@ -2,21 +2,24 @@
 
 Inputs are everything Qualys uses to say how a call went: the HTTP status, the QPS `responseCode`
 (WAS, `/qps/...`), the `SIMPLE_RETURN` `CODE` (`/api/2.0/...`), and the content type (a maintenance
-page is HTML, not XML). The output is an Outcome: success, retry (after the wait the server names),
-auth (never retried: accounts get locked), request_error (fatal: we asked something wrong) or
-bad_response (no usable XML: retried as a truncated body).
+page is HTML, not XML; an HTML page with a login form is someone else's sign-in page). The output is
+an Outcome: success, retry (after the wait the server names), auth (never retried: accounts get
+locked), proxy_auth (HTTP 407: the proxy, not Qualys, wants other credentials; never retried),
+login_page (a captive portal or SSO gateway answered instead of Qualys; fatal), request_error
+(fatal: we asked something wrong) or bad_response (no usable XML: retried as a truncated body).
 
 Qualys codes win over the HTTP status because Qualys reports a failed login as HTTP 200.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from connector.qualys.decode import as_list
 
@@ -25,6 +28,8 @@ class OutcomeKind(StrEnum):
     SUCCESS = "success"
     RETRY = "retry"
     AUTH = "auth"
+    PROXY_AUTH = "proxy_auth"
+    LOGIN_PAGE = "login_page"
     REQUEST_ERROR = "request_error"
     BAD_RESPONSE = "bad_response"
 
@@ -34,6 +39,7 @@ class Body(StrEnum):
 
     XML = "xml"  # parsed into a document
     HTML = "html"  # text/html: a maintenance or proxy error page
+    LOGIN_FORM = "login_form"  # text/html asking for a password: a captive portal or SSO page
     UNUSABLE = "unusable"  # empty, truncated, not XML
 
 
@@ -72,6 +78,8 @@ class _Rule:
 _S = OutcomeKind.SUCCESS
 _RETRY = OutcomeKind.RETRY
 _AUTH = OutcomeKind.AUTH
+_PROXY_AUTH = OutcomeKind.PROXY_AUTH
+_LOGIN = OutcomeKind.LOGIN_PAGE
 _REQ = OutcomeKind.REQUEST_ERROR
 _BAD = OutcomeKind.BAD_RESPONSE
 
@@ -90,6 +98,9 @@ TABLE: tuple[_Rule, ...] = (
     _Rule(_RETRY, code="1965", note="API rate limit reached"),
     _Rule(_AUTH, code="2001", note="account expired"),
     _Rule(_REQ, code="1905", note="invalid parameter value"),
+    # --- not Qualys answering: a proxy wanting credentials, a sign-in page in the way ---
+    _Rule(_PROXY_AUTH, status=frozenset({407}), note="HTTP 407 Proxy Authentication Required"),
+    _Rule(_LOGIN, body=Body.LOGIN_FORM, note="an HTML login page (HTTP {status})"),
     # --- HTTP status ---
     _Rule(_AUTH, status=frozenset({401, 403}), note="HTTP {status}"),
     _Rule(_RETRY, status=frozenset({409, 429}), note="HTTP {status}: server busy or rate limited"),
@@ -124,16 +135,18 @@ def classify(
     status: int,
     headers: Mapping[str, str],
     doc: Mapping[str, Any] | None,
+    body: bytes = b"",
 ) -> Outcome:
-    """Classify one answer. `doc` is the decoded XML, or None when the body was not usable XML."""
-    body = _body_kind(headers.get("content-type", ""), doc)
+    """Classify one answer. `doc` is the decoded XML, or None when the body was not usable XML;
+    `body` is the raw body (read only when it is HTML, to tell a login page from the rest)."""
+    kind = _body_kind(headers.get("content-type", ""), doc, body)
     signals = extract_signals(headers, doc)
     code = signals.code
     lookup_code = code
     if code is not None and not any(rule.code == code for rule in TABLE):
         lookup_code = "*unknown*"
     for rule in TABLE:
-        if rule.matches(status, lookup_code, body):
+        if rule.matches(status, lookup_code, kind):
             note = rule.note.format(status=status)
             message = ": ".join(part for part in (note, signals.text) if part)
             wait = signals.wait_seconds if rule.kind is _RETRY else None
@@ -141,11 +154,19 @@ def classify(
     raise AssertionError("the last row of TABLE matches everything")  # pragma: no cover
 
 
-def _body_kind(content_type: str, doc: Mapping[str, Any] | None) -> Body:
+# A password field, or a SAML sign-in hand-off: what marks a page meant for a person to log in.
+_LOGIN_FORM: Final = re.compile(
+    rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b|\bname\s*=\s*[\"']?SAML(?:Request|Response)\b",
+    re.IGNORECASE,
+)
+_LOGIN_SCAN_BYTES: Final = 256 * 1024
+
+
+def _body_kind(content_type: str, doc: Mapping[str, Any] | None, body: bytes) -> Body:
     if doc is not None:
         return Body.XML
     if "html" in content_type.lower():
-        return Body.HTML
+        return Body.LOGIN_FORM if _LOGIN_FORM.search(body[:_LOGIN_SCAN_BYTES]) else Body.HTML
     return Body.UNUSABLE
 
 

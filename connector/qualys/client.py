@@ -11,35 +11,47 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
 
 from connector.config import QualysSettings
 from connector.errors import (
-    QualysAuthError,
     QualysRequestError,
     QualysResponseError,
     QualysUnreachableError,
 )
-from connector.qualys.classify import Outcome, OutcomeKind, classify
+from connector.qualys.classify import OutcomeKind, classify
 from connector.qualys.decode import (
     MalformedXmlError,
-    PageHead,
     UnsafeXmlError,
     as_list,
     decode,
-    success_page_head,
 )
+from connector.qualys.failures import failure_for
 from connector.qualys.limiter import ConcurrencyLimiter
+from connector.qualys.pages import (
+    RECORD_TAG,
+    Page,
+    RawPage,
+    WasObject,
+    decode_page,
+    quick_success,
+    read_int,
+    service_response,
+)
 from connector.qualys.paging import KeysetPager
 from connector.qualys.requests import Criterion, qualys_datetime, service_request
 from connector.qualys.retry import RetryPolicy, TransientError
-from connector.qualys.session import build_http_client, explain_network_error, safe_url
+from connector.qualys.session import (
+    build_http_client,
+    explain_network_error,
+    safe_url,
+)
 from connector.qualys.stats import CallStats
 
 log = logging.getLogger(__name__)
@@ -50,54 +62,7 @@ KB_DETAILS = ("Basic", "All", "None")
 KB_MAX_BATCH = 300
 KB_MAX_CONTINUATIONS = 1000  # WARNING/URL hops per batch before we call it a loop
 
-WasObject = Literal["webapp", "finding"]
 _T = TypeVar("_T")
-_RECORD_TAG: dict[WasObject, str] = {"webapp": "WebApp", "finding": "Finding"}
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a WAS search, records already decoded with list shapes."""
-
-    records: list[dict[str, Any]]
-    has_more: bool
-    last_id: int | None
-    number: int  # 1-based
-
-
-@dataclass(frozen=True)
-class RawPage:
-    """One page of a WAS search as it arrived: its paging already read (the next request needs
-    no more), its records not decoded yet. `decode_page()` turns it into a Page; it needs no
-    client, so it can run in another thread or process.
-
-    `body` holds the undecoded XML when a cheap read of a SUCCESS answer sufficed for paging;
-    otherwise `doc` holds the document the full decode-and-classify path already built.
-    """
-
-    kind: WasObject
-    path: str
-    has_more: bool
-    last_id: int | None
-    number: int  # 1-based
-    body: bytes | None = field(default=None, repr=False)
-    doc: dict[str, Any] | None = field(default=None, repr=False)
-
-
-def decode_page(raw: RawPage) -> Page:
-    """The records of one fetched page (decoding its body when it was not decoded yet)."""
-    doc = raw.doc
-    if doc is None:
-        doc = decode(raw.body or b"", source=f"the answer to {raw.path}")
-    response = _service_response(doc, raw.path)
-    data = response.get("data")
-    records = as_list(data.get(_RECORD_TAG[raw.kind])) if isinstance(data, dict) else []
-    return Page(
-        records=[r if isinstance(r, dict) else {} for r in records],
-        has_more=raw.has_more,
-        last_id=raw.last_id,
-        number=raw.number,
-    )
 
 
 @dataclass(frozen=True)
@@ -150,7 +115,7 @@ class QualysClient:
     def portal_version(self) -> dict[str, Any]:
         """GET /qps/rest/portal/version: a cheap authenticated call. Returns the `data` element."""
         doc = self._call("GET", PORTAL_VERSION_PATH, endpoint="portal/version")
-        data = _service_response(doc, PORTAL_VERSION_PATH).get("data")
+        data = service_response(doc, PORTAL_VERSION_PATH).get("data")
         return data if isinstance(data, dict) else {}
 
     def count_webapps(self, criteria: Sequence[Criterion] = ()) -> int:
@@ -193,8 +158,8 @@ class QualysClient:
     def _count(self, kind: WasObject, criteria: Sequence[Criterion]) -> int:
         path = f"/qps/rest/3.0/count/was/{kind}"
         doc = self._was_post(path, service_request(criteria), endpoint=f"count/was/{kind}")
-        response = _service_response(doc, path)
-        return _int(response.get("count"), what=f"count in {path}")
+        response = service_response(doc, path)
+        return read_int(response.get("count"), what=f"count in {path}")
 
     def _iter_pages(
         self,
@@ -215,43 +180,48 @@ class QualysClient:
         verbose: bool,
         page_size: int | None,
     ) -> Iterator[RawPage]:
+        pager = KeysetPager(criteria, what=f"{RECORD_TAG[kind]} records")
+        while not pager.done:
+            raw = self.search_page(kind, pager.criteria(), verbose=verbose, page_size=page_size)
+            pager.advance(has_more=raw.has_more, last_id=raw.last_id)
+            yield replace(raw, number=pager.pages)
+
+    def search_page(
+        self,
+        kind: WasObject,
+        criteria: Sequence[Criterion],
+        *,
+        verbose: bool,
+        page_size: int | None = None,
+    ) -> RawPage:
+        """One WAS search request: its paging read, its records left for `decode_page`.
+
+        The caller pages (keyset: `id GREATER lastId`); errors are classified and retried like
+        every call."""
         size = self.settings.page_size if page_size is None else page_size
         if not 1 <= size <= 1000:
             raise QualysRequestError(f"page size {size} is out of range 1..1000")
         path = f"/qps/rest/3.0/search/was/{kind}"
-        pager = KeysetPager(criteria, what=f"{_RECORD_TAG[kind]} records")
-        while not pager.done:
-            body = service_request(pager.criteria(), verbose=verbose, limit_results=size)
-            answer = self._call(
-                "POST",
-                path,
-                endpoint=f"search/was/{kind}",
-                content=body,
-                headers={"Content-Type": "text/xml"},
-                quick=_quick_success,
-            )
-            if isinstance(answer, tuple):  # a SUCCESS page read cheaply: decode it later
-                head, raw_body = answer
-                has_more, last_id, doc = head.has_more, head.last_id, None
-            else:
-                response = _service_response(answer, path)
-                has_more = str(response.get("hasMoreRecords", "false")).strip().lower() == "true"
-                last_id = (
-                    _int(response["lastId"], what=f"lastId in {path}")
-                    if response.get("lastId") is not None
-                    else None
-                )
-                raw_body, doc = None, answer
-            pager.advance(has_more=has_more, last_id=last_id)
-            yield RawPage(
-                kind=kind,
-                path=path,
-                has_more=has_more,
-                last_id=last_id,
-                number=pager.pages,
-                body=raw_body,
-                doc=doc,
-            )
+        body = service_request(criteria, verbose=verbose, limit_results=size)
+        answer = self._call(
+            "POST",
+            path,
+            endpoint=f"search/was/{kind}",
+            content=body,
+            headers={"Content-Type": "text/xml"},
+            quick=quick_success,
+        )
+        if isinstance(answer, tuple):  # a SUCCESS page read cheaply: decode it later
+            head, raw_body = answer
+            return RawPage(kind, path, head.has_more, head.last_id, 0, body=raw_body)
+        response = service_response(answer, path)
+        has_more = str(response.get("hasMoreRecords", "false")).strip().lower() == "true"
+        last_id = (
+            read_int(response["lastId"], what=f"lastId in {path}")
+            if response.get("lastId") is not None
+            else None
+        )
+        return RawPage(kind, path, has_more, last_id, 0, doc=answer)
 
     def _was_post(self, path: str, body: bytes, *, endpoint: str) -> dict[str, Any]:
         return self._call(
@@ -374,11 +344,12 @@ class QualysClient:
             if accepted is not None:
                 return accepted
             doc = self._decode(response, url)
-            outcome = classify(response.status_code, response.headers, doc)
+            body = response.content if doc is None else b""  # HTML: a login page?
+            outcome = classify(response.status_code, response.headers, doc, body)
             if outcome.kind is OutcomeKind.SUCCESS and doc is not None:
                 return doc
             self.stats.record_error(str(outcome.kind))
-            raise self._failure(outcome, method, url)
+            raise failure_for(outcome, method, url, self.settings, self.base_url)
 
         return self._policy.call(attempt, what=what)
 
@@ -429,66 +400,6 @@ class QualysClient:
         if text and text.strip().isdigit() and int(text) != self._kb_limiter.limit:
             log.info("Qualys allows %s concurrent KB calls", text.strip())
             self._kb_limiter.set_limit(int(text))
-
-    def _failure(self, outcome: Outcome, method: str, url: str) -> Exception:
-        words = outcome.qualys_text if outcome.kind is OutcomeKind.AUTH else ""
-        said = f"{words or outcome.message} (HTTP {outcome.status}" + (
-            f", {outcome.code})" if outcome.code else ")"
-        )
-        user = self.settings.username
-        if outcome.kind is OutcomeKind.AUTH:
-            if outcome.code == "UNAUTHORIZED" or outcome.status == 403:
-                return QualysAuthError(
-                    f"Qualys user {user} is not permitted to call {url}: {said}; ask your "
-                    "Qualys administrator for the WAS module, API access and a role that may "
-                    "read the KnowledgeBase"
-                )
-            if outcome.code == "2001":
-                return QualysAuthError(
-                    f"the Qualys account {user} on {self.base_url} has expired: {said}; "
-                    "renew the subscription or configure another account"
-                )
-            return QualysAuthError(
-                f"Qualys rejected the credentials for user {user} on {self.base_url}: {said}; "
-                "check username and password (QUALYS_USERNAME / qualys.username, "
-                "QUALYS_PASSWORD / qualys.password_file)"
-            )
-        if outcome.kind is OutcomeKind.REQUEST_ERROR:
-            return QualysRequestError(f"Qualys rejected {method} {url}: {said}")
-        if outcome.kind is OutcomeKind.SUCCESS:  # success without a document cannot happen
-            return QualysResponseError(f"Qualys answered {method} {url} without a document")
-        return TransientError(
-            f"{said}",
-            kind="bad_response" if outcome.kind is OutcomeKind.BAD_RESPONSE else "retry",
-            wait_seconds=outcome.wait_seconds,
-        )
-
-
-def _quick_success(response: httpx.Response) -> tuple[PageHead, bytes] | None:
-    """(paging, body) of a 2xx XML search answer that is plainly a SUCCESS, else None."""
-    if not 200 <= response.status_code < 300:
-        return None
-    if "html" in response.headers.get("content-type", "").lower():
-        return None
-    body = response.content
-    head = success_page_head(body)
-    return None if head is None else (head, body)
-
-
-def _service_response(doc: Mapping[str, Any], path: str) -> dict[str, Any]:
-    response = doc.get("ServiceResponse")
-    if not isinstance(response, dict):
-        raise QualysResponseError(
-            f"Qualys answered {path} with <{next(iter(doc), '?')}> instead of <ServiceResponse>"
-        )
-    return response
-
-
-def _int(value: Any, *, what: str) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError as exc:
-        raise QualysResponseError(f"Qualys sent {what} = {value!r}, not a number") from exc
 
 
 def _qid(vuln: Mapping[str, Any]) -> int | None:

@@ -1,4 +1,8 @@
-"""Keyset paging for WAS searches (`id GREATER lastId` until `hasMoreRecords` is false). No I/O."""
+"""Keyset paging for WAS searches (`id GREATER lastId` until `hasMoreRecords` is false). No I/O.
+
+A pager may be bounded above (`id LESSER upper`), so that several pagers cover adjacent id ranges
+of one listing; the bound can be lowered while paging (another stream takes the rest).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,17 @@ class KeysetPager:
     Qualys names a lastId that repeats or does not increase, so a server bug can never spin forever.
     """
 
-    def __init__(self, criteria: Sequence[Criterion] = (), *, what: str = "records") -> None:
+    def __init__(
+        self,
+        criteria: Sequence[Criterion] = (),
+        *,
+        what: str = "records",
+        after: int | None = None,
+        upper: int | None = None,
+    ) -> None:
         self._base: list[Criterion] = []
-        self._after: int | None = None
+        self._after = after
+        self.upper = upper
         for criterion in criteria:
             if criterion.field == "id" and criterion.operator == "GREATER":
                 self._after = int(criterion.text)
@@ -36,9 +48,19 @@ class KeysetPager:
         """The filters for the next page."""
         if self.done:
             raise RuntimeError("the pager is done: there is no next page")
-        if self._after is None:
-            return list(self._base)
-        return [*self._base, Criterion("id", "GREATER", self._after)]
+        bounds = []
+        if self._after is not None:
+            bounds.append(Criterion("id", "GREATER", self._after))
+        if self.upper is not None:
+            bounds.append(Criterion("id", "LESSER", self.upper))
+        return [*self._base, *bounds]
+
+    def narrow(self, upper: int) -> None:
+        """Stop at `upper` (exclusive) from the next page on; ids at or above it are paged
+        elsewhere. Narrowing to at most the last id received ends the paging."""
+        self.upper = upper if self.upper is None else min(self.upper, upper)
+        if self._after is not None and self.upper <= self._after + 1:
+            self.done = True
 
     def advance(self, *, has_more: bool, last_id: int | None) -> None:
         """Record one page's `hasMoreRecords` and `lastId`."""
@@ -58,3 +80,5 @@ class KeysetPager:
                 "fetching the same records again"
             )
         self._after = last_id
+        if self.upper is not None and last_id + 1 >= self.upper:
+            self.done = True  # the range is exhausted: no need to ask for an empty page

@@ -6,7 +6,12 @@ import httpx
 
 from connector.config import QualysSettings
 from connector.errors import QualysUnreachableError
-from connector.qualys.session import build_http_client, explain_network_error, safe_url
+from connector.qualys.session import (
+    build_http_client,
+    explain_network_error,
+    proxy_refusal,
+    safe_url,
+)
 
 PROBE_TIMEOUT_SECONDS = 30.0
 
@@ -14,7 +19,8 @@ PROBE_TIMEOUT_SECONDS = 30.0
 def probe_server(settings: QualysSettings, *, transport: httpx.BaseTransport | None = None) -> str:
     """Resolve the API server and open a TLS connection (TCP for http://), through the proxy.
 
-    Sends no credentials. Any HTTP answer proves the connection works. Returns a one-line
+    Sends no credentials. Any HTTP answer proves the connection works, except a proxy's 407
+    (the proxy wants credentials, so Qualys was not reached). Returns a one-line
     description; raises QualysUnreachableError naming DNS, TLS, proxy or timeout problems.
     """
     base = safe_url(settings.api_url)
@@ -29,5 +35,7 @@ def probe_server(settings: QualysSettings, *, transport: httpx.BaseTransport | N
         except httpx.HTTPError as exc:
             _, reason = explain_network_error(exc, settings)
             raise QualysUnreachableError(f"cannot reach {base}: {reason}") from exc
+    if response.status_code == 407:
+        raise QualysUnreachableError(f"cannot reach {base}: {proxy_refusal(settings)}")
     kind = "a TLS connection" if secure else "a TCP connection (plain http, no TLS)"
     return f"{base} resolved and accepted {kind}{via} (HTTP {response.status_code})"
