@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 _REPORT_DATE = re.compile(
     r"^\s*(?P<day>\d{1,2}) (?P<month>[A-Za-z]{3}) (?P<year>\d{4})"
@@ -11,6 +12,7 @@ _REPORT_DATE = re.compile(
     r"(?:\s*(?:GMT|UTC)(?P<offset>[+-]\d{2}:?\d{2})?)?\s*$",
     re.IGNORECASE,
 )
+EARLIEST, LATEST = 1990, 2199
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -20,6 +22,7 @@ _MONTHS = {
 }
 
 
+@lru_cache(maxsize=4096)  # a report repeats its few scan times on every row
 def parse_report_date(text: str | None) -> datetime | None:
     """An aware UTC datetime, or None when `text` is empty or not a date this knows.
 
@@ -50,16 +53,22 @@ def parse_report_date(text: str | None) -> datetime | None:
             int(match["minute"] or 0),
             tzinfo=tz,
         )
-    except ValueError:
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):  # 31 Feb; year 1 at GMT+0400 is before year 1 in UTC
         return None
-    return value.astimezone(UTC)
 
 
 def _iso(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+
+
+def plausible(value: datetime) -> bool:
+    """Whether a date can be a scan's: 1990 to 2199. Year 1 or 9999 is a broken export, and
+    dates at the edges of the calendar break arithmetic (and PostgreSQL) later."""
+    return EARLIEST <= value.year <= LATEST

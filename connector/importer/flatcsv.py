@@ -7,17 +7,16 @@ from pathlib import Path
 
 from connector.errors import ImportFileError
 from connector.importer.csvrows import CsvRecord, csv_records
-from connector.importer.report import ReportRow
-from connector.importer.textlines import TextLines
-from connector.models import Rejected
+from connector.importer.report import BadRow, ReportRow
+from connector.importer.textlines import Progress, TextFile
 
 
 class FlatCsv:
     """The file's rows; `header` is known after the first row, `checksum` after the last."""
 
-    def __init__(self, path: Path, *, encoding: str) -> None:
+    def __init__(self, path: Path, *, encoding: str, progress: Progress | None = None) -> None:
         self.path = path
-        self._lines = TextLines(path, encoding=encoding)
+        self._lines = TextFile(path, encoding=encoding, progress=progress)
         self._records = csv_records(self._lines)
         self.header: tuple[str, ...] = self._read_header()
 
@@ -31,13 +30,13 @@ class FlatCsv:
     def checksum(self) -> str:
         return self._lines.sha256
 
-    def rows(self) -> Iterator[ReportRow | Rejected]:
+    def rows(self) -> Iterator[ReportRow | BadRow]:
         width = len(self.header)
         for record in self._records:
             if len(record.cells) != width:
-                yield Rejected(
-                    "row",
-                    f"line {record.line_no}",
+                yield BadRow(
+                    record.line_no,
+                    "",
                     f"column {self.header[-1]!r}: the row has {len(record.cells)} cells but "
                     f"the header has {width}: fix the row or re-export the file",
                 )

@@ -1,54 +1,55 @@
-"""One import of one scan file: detect, validate, stream, map, upsert, close absent, record.
+"""One import of one scan file: readers -> pure mapping -> plan -> one writer -> a frozen summary.
 
-Everything is written in ONE transaction the importer owns (`engine.begin()`): a file that fails
-half-way leaves the store as it was. WAS reports are read twice (pass 1: checksum, glossary, web
-application, and a full parse so a broken file fails before anything is written; pass 2: the
-results, streamed). Memory holds one batch of findings plus, per finding key of the file, its
-ports (for consolidation) - bounded by the number of findings, never by the file size.
+`import_file` is the one entry point (the CLI and the web console call it). The file is read
+twice: pass 1 (`read_facts`) learns the report's glossary, web applications, dates and SUMMARY,
+proves the whole file parses and refuses a report it would read emptier than it is; pass 2
+streams the results, mapped row by row and written in batches. Everything is written in ONE
+transaction (`engine.begin()`): a file that fails half-way leaves the store as it was. Memory
+holds one batch of findings plus, per finding key of the file, its outcome, type, severity and
+ports: bounded by the number of findings, never by the file size.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from connector.config import Config
 from connector.errors import ImportFileError
-from connector.importer import flatcsv, wasreport_csv, wasreport_xml
-from connector.importer.csvrows import csv_records
+from connector.importer import completeness, csvreport, flatcsv, planner, xmlreport
+from connector.importer.assets import resolve_assets
+from connector.importer.dates import plausible
+from connector.importer.detect import Detected, detect
+from connector.importer.glossary import glossary_weakness
 from connector.importer.mapping import (
-    BUILTIN_FOR_FORMAT,
-    BUILTIN_MAPPINGS,
-    FIELDS,
     ImportFormat,
     ImportMapping,
-    missing_required,
-    resolve_columns,
 )
+from connector.importer.pipeline import InputDigests, Item, Known, Pass2, ReadPlan
 from connector.importer.records import (
-    IMPORT_SOURCE,
+    REPORT_ID_PREFIX,
     MappedRow,
-    RowMapper,
+    ReportAssets,
+    RowRejected,
     merge_ports,
-    normalise_url,
-    report_asset,
 )
-from connector.importer.report import ReportInfo, ReportRow
-from connector.importer.textlines import DEFAULT_ENCODING, TextLines
-from connector.models import SOURCE_API, Asset, Finding, Rejected, RunKind, RunOutcome
-from connector.store import assets as store_assets
+from connector.importer.report import ReportFacts
+from connector.importer.resolve import check_flat_header, check_was_headers, resolve_mapping
+from connector.importer.summary import SKIPPED_KEPT, ImportSummary, WebAppSummary
+from connector.importer.textlines import Progress
+from connector.importer.writer import ImportWriter
+from connector.models import SOURCE_IMPORT, Asset, Finding, Weakness
 from connector.store import findings as store_findings
 from connector.store import imports as store_imports
-from connector.store import runs as store_runs
+from connector.store import weaknesses as store_weaknesses
+from connector.store.findings import PreparedRow
 
 BATCH_SIZE = 1000
-SKIPPED_KEPT = 1000  # skipped rows listed in the report (all are counted)
 
 
 @dataclass(frozen=True)
@@ -58,132 +59,94 @@ class ImportOptions:
     asset_url: str | None = None
     close_absent: bool = True
     skip_bad_rows: bool = False
-    encoding: str = DEFAULT_ENCODING
+    encoding: str | None = None  # None: from the byte-order mark, else UTF-8
     batch_size: int = BATCH_SIZE
+    # called with (phase, bytes read so far): "checking" (pass 1), then "importing" (pass 2)
+    progress: Callable[[str, int], None] | None = None
+    workers: bool = True  # read a large file in a worker process while this one writes
 
 
-@dataclass
-class ImportReport:
-    """What one import did; `counts()` is what imported_scans and sync_runs record."""
-
-    file_name: str
-    format: ImportFormat
-    mapping: str
-    checksum: str = ""
-    report_date: datetime | None = None
-    asset_key: str | None = None
-    asset_name: str | None = None
-    asset_url: str | None = None
-    run_id: int = 0
-    rows: int = 0
-    findings: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    closed: int = 0
-    skipped_count: int = 0
-    skipped: list[Rejected] = field(default_factory=list)
-    by_type: dict[str, int] = field(default_factory=dict)
-    consolidated_rows: int = 0
-    kept_from_api: int = 0  # findings the API sync already stores, left as the sync wrote them
-    previous_import: store_imports.ImportedScan | None = None
-    closing_note: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "findings": self.findings,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "fixed": self.closed,
-            "skipped": self.skipped_count,
-            "consolidated_rows": self.consolidated_rows,
-            "kept_from_api": self.kept_from_api,
-            "by_type": dict(self.by_type),
-            "skipped_rows": [f"{r.ref}: {r.reason}" for r in self.skipped[:20]],
-        }
+def _phase(options: ImportOptions, phase: str) -> Progress | None:
+    report = options.progress
+    if report is None:
+        return None
+    return lambda done: report(phase, done)
 
 
-# --- format and mapping --------------------------------------------------------------------------
-def detect_format(path: Path, *, encoding: str = DEFAULT_ENCODING) -> ImportFormat:
-    """WAS XML by its root element, WAS CSV by its `Scan Report` first row, else flat CSV."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError as exc:
-        raise ImportFileError(f"{path}: cannot be read ({exc.strerror})") from exc
-    if not head.strip():
-        raise ImportFileError(f"{path}: the file is empty: nothing to import")
-    if wasreport_xml.looks_like_report(head):
-        return ImportFormat.QUALYS_WAS_XML
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<?xml"):
-        raise ImportFileError(
-            f"{path}: an XML file that is not a Qualys WAS scan report (no <WAS_SCAN_REPORT>): "
-            "export the report as XML or CSV from Qualys WAS"
-        )
-    first = next(iter(csv_records(TextLines(path, encoding=encoding))), None)
-    if first is not None and wasreport_csv.looks_like_report(first.cells):
-        return ImportFormat.QUALYS_WAS_CSV
-    return ImportFormat.FLAT_CSV
-
-
-def resolve_mapping(
-    conn: Connection,
-    connector: str,
-    name: str | None,
-    detected: ImportFormat,
-    path: Path,
-    *,
-    encoding: str,
-) -> ImportMapping:
-    """The mapping named (built-in or saved), else the built-in one for the detected format."""
-    if name is None:
-        builtin = BUILTIN_FOR_FORMAT.get(detected)
-        if builtin is None:
-            header = flatcsv.read_header(path, encoding=encoding)
-            raise ImportFileError(
-                f"{path}: not a Qualys WAS scan report (expected a CSV whose first row is "
-                f"'Scan Report,<date>' or an XML <WAS_SCAN_REPORT>) and no --mapping given. "
-                f"Its columns: {', '.join(header) or '(none)'}. Create a mapping for it: "
-                "connector mappings create NAME --column title=COLUMN --column url=COLUMN "
-                "(or host=COLUMN) [--column source_id=... --column port=... --column "
-                "severity=... --severity VALUE=LABEL], then import with --mapping NAME"
-            )
-        return BUILTIN_MAPPINGS[builtin]
-    mapping = BUILTIN_MAPPINGS.get(name)
-    if mapping is None:
-        stored = store_imports.load_mapping(conn, connector, name)
-        if stored is None:
-            known = sorted(
-                [*BUILTIN_MAPPINGS, *(m.name for m in store_imports.list_mappings(conn, connector))]
-            )
-            raise ImportFileError(
-                f"no import mapping named {name!r} (known: {', '.join(known)}): "
-                "see `connector mappings list`"
-            )
-        mapping = ImportMapping.from_json(stored.name, stored.definition)
-    if mapping.format is not detected:
-        raise ImportFileError(
-            f"{path}: mapping {mapping.name!r} is for {mapping.format.value} files but this "
-            f"file is {detected.value}: pick a mapping of that format"
-        )
-    return mapping
-
-
-# --- the import ----------------------------------------------------------------------------------
-@dataclass
-class _Plan:
-    """What is known before writing: the format, the mapping, and pass 1's findings."""
-
-    path: Path
-    detected: ImportFormat
+# --- what is known before writing ----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Prepared:
+    detected: Detected
     mapping: ImportMapping
-    info: ReportInfo | None
-    flat: flatcsv.FlatCsv | None
-    xml_encoding: str | None
-    report: ImportReport
+    facts: ReportFacts | None  # None: a flat CSV
+    weaknesses: tuple[Weakness, ...]
+    report_assets: ReportAssets
+    api_urls: dict[str, str]
+    kb_cvss: dict[int, float | None]
+    complete: completeness.Completeness | None
+
+
+def _prepare(engine: Engine, config: Config, path: Path, options: ImportOptions) -> _Prepared:
+    detected = detect(path, encoding=options.encoding)
+    connector = config.connector_name
+    with engine.connect() as conn:
+        mapping = resolve_mapping(conn, connector, options.mapping_name, detected, path)
+        api_urls, api_keys = store_imports.api_asset_index(conn, connector)
+        kb_cvss = store_weaknesses.load_weakness_cvss(conn, connector)
+    if detected.format is ImportFormat.FLAT_CSV:
+        flat = flatcsv.FlatCsv(path, encoding=detected.encoding)
+        check_flat_header(path, mapping, flat.header)
+        assets: ReportAssets = {}
+        if options.asset_url:
+            assets = resolve_assets(
+                path, [], asset_name=options.asset_name, asset_url=options.asset_url,
+                api_urls=api_urls, api_keys=api_keys, report_date=None,
+            )  # fmt: skip
+        return _Prepared(detected, mapping, None, (), assets, api_urls, kb_cvss, None)
+    xml = detected.format is ImportFormat.QUALYS_WAS_XML
+    if xml:
+        # lxml reads the XML declaration and the BOM itself: only --encoding overrides them
+        facts = xmlreport.read_facts(
+            path,
+            encoding=options.encoding,
+            progress=_phase(options, "checking"),
+            qid_element=mapping.columns.get("source_id", "QID"),
+        )
+    else:
+        facts = csvreport.read_facts(
+            path,
+            encoding=detected.encoding,
+            progress=_phase(options, "checking"),
+            qid_column=mapping.columns.get("source_id", "QID"),
+        )
+    if facts.report_date is not None and not plausible(facts.report_date):
+        raise ImportFileError(
+            f"{path}: the report's date {facts.report_date:%Y-%m-%d} is not a scan date "
+            "(expected 1990-2199): the file is damaged; export it again"
+        )
+    check_was_headers(path, mapping, facts)
+    complete = completeness.check(facts, where=str(path), xml=xml)
+    weaknesses = tuple(
+        glossary_weakness(
+            cells,
+            mapping.format,
+            owasp_names=facts.owasp_names,
+            wasc_names=facts.wasc_names,
+            report_date=facts.report_date,
+            where=f"{path}: GLOSSARY entry {qid[:40]!r}",
+        )
+        for qid, cells in facts.glossary.items()
+    )
+    assets = resolve_assets(
+        path,
+        facts.webapps,
+        asset_name=options.asset_name,
+        asset_url=options.asset_url,
+        api_urls=api_urls,
+        api_keys=api_keys,
+        report_date=facts.report_date,
+    )
+    return _Prepared(detected, mapping, facts, weaknesses, assets, api_urls, kb_cvss, complete)
 
 
 def import_file(
@@ -195,307 +158,258 @@ def import_file(
     now: datetime,
     host: str,
     pid: int,
-) -> ImportReport:
-    """Import one file in one transaction; raises ImportFileError (nothing written) on bad input."""
-    plan = _plan(engine, config.connector_name, path, options)
+) -> ImportSummary:
+    """Import one file in one transaction and return what it did.
+
+    Raises ImportFileError (and nothing is written) on a file it refuses or a bad row (unless
+    options.skip_bad_rows); StoreError when the database fails (the transaction rolls back)."""
+    prepared = _prepare(engine, config, path, options)
+    connector = config.connector_name
+    facts = prepared.facts
+    tally = planner.Tally()
     with engine.begin() as conn:
-        run_id = store_runs.start_run(
-            conn, config.connector_name, RunKind.IMPORT, now=now, host=host, pid=pid
+        writer = ImportWriter(
+            conn, connector, now=now, host=host, pid=pid, reason=f"import {path.name}"
         )
-        _write(conn, config, plan, options, run_id=run_id, now=now)
-    return plan.report
-
-
-def _plan(engine: Engine, connector: str, path: Path, options: ImportOptions) -> _Plan:
-    detected = detect_format(path, encoding=options.encoding)
-    with engine.connect() as conn:
-        mapping = resolve_mapping(
-            conn, connector, options.mapping_name, detected, path, encoding=options.encoding
+        touched: dict[str, tuple[Asset, bool]] = {
+            asset.key: (asset, api) for asset, api in prepared.report_assets.values()
+        }
+        writer.assets([asset for asset, api in touched.values() if not api])
+        weaknesses_written = writer.glossary(prepared.weaknesses)
+        known = store_imports.input_digests(conn, connector, touched) if facts else {}
+        plan = ReadPlan(
+            path=path,
+            format=prepared.detected.format,
+            encoding=prepared.detected.encoding,
+            xml_encoding=options.encoding,
+            mapping=prepared.mapping,
+            weaknesses=prepared.weaknesses,
+            is_report=facts is not None,
+            kb_cvss=prepared.kb_cvss,
+            report_assets=prepared.report_assets,
+            api_urls=prepared.api_urls,
+            report_date=facts.report_date if facts else None,
+            evidence_max_bytes=config.import_.evidence_max_bytes,
+            owasp_names=facts.owasp_names if facts else {},
+            wasc_names=facts.wasc_names if facts else {},
+            known=known.keys(),
+            batch_size=options.batch_size,
         )
-    report = ImportReport(file_name=path.name, format=detected, mapping=mapping.name)
-    xml_encoding = None if options.encoding == DEFAULT_ENCODING else options.encoding
-    info: ReportInfo | None = None
-    flat: flatcsv.FlatCsv | None = None
-    if detected is ImportFormat.QUALYS_WAS_CSV:
-        info = wasreport_csv.scan_report(path, encoding=options.encoding, mapping=mapping)
-    elif detected is ImportFormat.QUALYS_WAS_XML:
-        info = wasreport_xml.scan_report(path, encoding=xml_encoding, mapping=mapping)
-    else:
-        flat = flatcsv.FlatCsv(path, encoding=options.encoding)
-        _check_flat_header(path, mapping, flat.header, report)
-    if info is not None:
-        _check_was_headers(path, mapping, info)
-        report.checksum = info.checksum
-        report.report_date = info.report_date
-    return _Plan(path, detected, mapping, info, flat, xml_encoding, report)
+        # A worker pays off when rows must be mapped; a re-import of known rows only reads.
+        known_share = len(known) / max(sum(facts.found.values()), 1) if facts else 0.0
+        workers = options.workers and known_share < 0.5
+        with Pass2(plan, _phase(options, "importing"), workers=workers) as batches:
+            for batch in _all_known(plan, facts, known) or batches:
+                mapped = _sort_batch(path, batch, known, plan.report_date, tally, options)
+                for row in mapped:
+                    touched.setdefault(row.asset.key, (row.asset, row.asset_from_api))
+                writer.assets([row.asset for row in mapped if not row.asset_from_api])
+                findings, ready = _consolidate(mapped, tally)
+                for key, outcome in writer.findings(findings, ready).items():
+                    tally.outcome(key, outcome)
+        if options.progress is not None:
+            options.progress("importing", path.stat().st_size)  # pass 2 stops at the glossary
+        checksum = facts.checksum if facts else batches.checksum
+        closed, closing = _close(conn, writer, connector, prepared, tally, touched, options, now)
+        previous = store_imports.find_imported_scan(conn, connector, checksum)
+        summary = _summary(
+            path,
+            prepared,
+            tally,
+            checksum=checksum,
+            touched=touched,
+            closed=closed,
+            closing=closing,
+            weaknesses_written=weaknesses_written,
+            previous=previous,
+            run_id=writer.run_id,
+        )
+        scan_id = writer.record(summary, sorted(touched))
+    return dataclasses.replace(summary, scan_id=scan_id)
 
 
-def _write(
-    conn: Connection,
-    config: Config,
-    plan: _Plan,
+def _all_known(
+    plan: ReadPlan, facts: ReportFacts | None, known: dict[str, store_imports.StoredDigest]
+) -> Iterator[list[Item]] | None:
+    """When pass 1 already shows that the store holds every row as it is (a re-import), the
+    rows as batches of Known items, and pass 2 need not read the file again; else None."""
+    if facts is None or not known or not len(facts.raw_rows):
+        return None
+    digests = InputDigests(plan, plan.mapper())
+    if any(digests.of_raw(r.qid, r.webapp, r.digest) not in known for r in facts.raw_rows):
+        return None
+
+    def batches() -> Iterator[list[Item]]:
+        batch: list[Item] = []
+        for raw in facts.raw_rows:
+            batch.append(
+                Known(digests.of_raw(raw.qid, raw.webapp, raw.digest), raw.table, raw.line_no)
+            )
+            if len(batch) >= plan.batch_size:
+                yield batch
+                batch = []
+        yield batch
+
+    return batches()
+
+
+def _sort_batch(
+    path: Path,
+    batch: list[Item],
+    known: dict[str, store_imports.StoredDigest],
+    report_date: datetime | None,
+    tally: planner.Tally,
     options: ImportOptions,
-    *,
-    run_id: int,
-    now: datetime,
-) -> None:
-    connector, path, report, info = config.connector_name, plan.path, plan.report, plan.info
-    report.run_id = run_id
-    api_assets = {
-        normalise_url(url): key
-        for url, key in store_imports.api_asset_urls(conn, connector).items()
-    }
-    fixed_asset, fixed_from_api = _report_asset(path, info, options, api_assets)
-    writer = _Writer(conn, connector, run_id, now, f"import {path.name}", options.batch_size)
-    if fixed_asset is not None:
-        report.asset_key, report.asset_name = fixed_asset.key, fixed_asset.name
-        report.asset_url = fixed_asset.url
-        writer.asset(fixed_asset, from_api=fixed_from_api)
-    mapper = RowMapper(
-        plan.mapping,
-        glossary=info.glossary if info is not None else None,
-        report_asset=fixed_asset,
-        report_asset_from_api=fixed_from_api,
-        api_assets=api_assets,
-        report_date=info.report_date if info is not None else None,
-        evidence_max_bytes=config.import_.evidence_max_bytes,
-        now=now,
-    )
-
-    def accept(item: ReportRow | Rejected) -> None:
-        report.rows += 1
-        mapped = mapper.map(item) if isinstance(item, ReportRow) else item
-        if isinstance(mapped, MappedRow):
-            writer.add(mapped, report)
-            return
+) -> list[MappedRow]:
+    """The batch's mapped rows; rows the store holds as they are tallied, bad ones handled: a
+    bad row stops the import (naming its line) or, with --skip-bad-rows, is counted and listed,
+    and its finding (when its key can be read) is never closed as absent."""
+    out: list[MappedRow] = []
+    for item in batch:
+        tally.rows += 1
+        if isinstance(item, MappedRow):
+            out.append(item)
+            continue
+        if isinstance(item, Known):
+            held = known[item.digest]
+            older = report_date is not None and held.as_of is not None and held.as_of > report_date
+            tally.seen_row(held.key, item.table or "finding", held.severity)
+            tally.outcome(held.key, store_findings.KEPT if older else store_findings.UNCHANGED)
+            continue
         if not options.skip_bad_rows:
-            hint = (
-                ""
-                if "--skip-bad-rows" in mapped.reason
-                else (" (or import the rest with --skip-bad-rows)")
-            )
-            raise ImportFileError(f"{path}: {mapped.ref}, {mapped.reason}{hint}")
-        report.skipped_count += 1
-        if len(report.skipped) < SKIPPED_KEPT:
-            report.skipped.append(mapped)
-
-    if plan.detected is ImportFormat.QUALYS_WAS_XML:
-        wasreport_xml.result_rows(path, encoding=plan.xml_encoding, handle=accept)
-    else:
-        rows: Iterable[ReportRow | Rejected] = (
-            plan.flat.rows()
-            if plan.flat is not None
-            else wasreport_csv.result_rows(path, encoding=options.encoding)
-        )
-        for item in rows:
-            accept(item)
-    writer.flush()
-    if plan.flat is not None:
-        report.checksum = plan.flat.checksum
-        if len(writer.asset_keys) == 1:
-            report.asset_key = next(iter(writer.asset_keys))
-    report.kept_from_api = len(writer.kept_from_api)
-    report.created = len(writer.created)
-    report.updated = len(writer.updated - writer.created)
-    report.findings = len(writer.seen)
-    report.unchanged = report.findings - report.created - report.updated - report.kept_from_api
-    report.previous_import = store_imports.find_imported_scan(conn, connector, report.checksum)
-    if options.close_absent:
-        _close_absent(conn, connector, report, writer, now)
-    else:
-        report.closing_note = "--no-close: findings absent from this report left as they are"
-    store_imports.record_imported_scan(
-        conn,
-        connector,
-        run_id=run_id,
-        file_name=path.name,
-        checksum=report.checksum,
-        report_date=report.report_date,
-        asset_key=report.asset_key,
-        mapping=plan.mapping.name,
-        counts=report.counts(),
-        now=now,
-    )
-    store_runs.finish_run(
-        conn,
-        run_id,
-        outcome=RunOutcome.SUCCEEDED,
-        now=now,
-        counts=report.counts(),
-        api_calls=0,
-        retries=0,
-        error=None,
-    )
-
-
-def _report_asset(
-    path: Path, info: ReportInfo | None, options: ImportOptions, api_assets: dict[str, str]
-) -> tuple[Asset | None, bool]:
-    """The one asset of a WAS report (flags win over the APPENDIX); flat CSV: only with flags."""
-    name = options.asset_name or (info.webapp.name if info and info.webapp else None)
-    url = options.asset_url or (info.webapp.url if info and info.webapp else None)
-    if info is None and not options.asset_url:
-        return None, False
-    if not url:
-        raise ImportFileError(
-            f"{path}: the report names no web application (no 'Web Application Name, URL' "
-            "table in its APPENDIX): give it with --asset-name NAME --asset-url URL"
-        )
-    return report_asset(
-        name, url, api_assets=api_assets, report_date=info.report_date if info else None
-    )
-
-
-def _check_flat_header(
-    path: Path, mapping: ImportMapping, header: tuple[str, ...], report: ImportReport
-) -> None:
-    problems = missing_required(mapping, header)
-    if problems:
-        raise ImportFileError(
-            f"{path}: line 1: mapping {mapping.name!r} needs a column for "
-            f"{'; '.join(problems)}, which the file lacks. The file's columns: "
-            f"{', '.join(header)}: fix the mapping (connector mappings create ...) or the file"
-        )
-    present = resolve_columns(mapping, header)
-    for field_name, column in mapping.columns.items():
-        if field_name not in present:
-            report.notes.append(
-                f"column {column!r} (mapped to {field_name}) is not in the file: ignored"
-            )
-
-
-def _check_was_headers(path: Path, mapping: ImportMapping, info: ReportInfo) -> None:
-    qid_column = mapping.columns.get("source_id")
-    if qid_column is None:
-        raise ImportFileError(
-            f"mapping {mapping.name!r} maps no source_id (QID) column: a WAS report joins its "
-            "results to the glossary by QID"
-        )
-    for table, header in info.tables.items():
-        if not resolve_columns(
-            dataclasses.replace(mapping, columns={"source_id": qid_column}), header
-        ):
             raise ImportFileError(
-                f"{path}: the {table} results have no {qid_column!r} column "
-                f"(they have: {', '.join(h for h in header[1:])}): the file does not look "
-                "like a WAS scan report export"
+                f"{path}: line {item.line_no}, {item.reason} (or import the rest with "
+                "--skip-bad-rows)"
             )
-    title = mapping.columns.get("title")
-    if (
-        info.glossary_header
-        and title
-        and not resolve_columns(
-            dataclasses.replace(mapping, columns={"title": title}), info.glossary_header
-        )
-    ):
-        raise ImportFileError(
-            f"{path}: the GLOSSARY has no {title!r} column (it has: "
-            f"{', '.join(info.glossary_header[1:])}): findings get their titles from it"
-        )
+        tally.skipped_count += 1
+        if len(tally.skipped) < SKIPPED_KEPT:
+            tally.skipped.append(f"line {item.line_no}: {item.reason}")
+        hint = item.key if isinstance(item, RowRejected) else None
+        if hint is not None:
+            tally.seen_skipped.add(hint)
+        else:
+            tally.unclosable_types.add(item.table or "*")
+    return out
 
 
-def _close_absent(
-    conn: Connection, connector: str, report: ImportReport, writer: _Writer, now: datetime
-) -> None:
-    asset_keys = sorted(writer.asset_keys | ({report.asset_key} if report.asset_key else set()))
-    if not asset_keys:
-        return
-    if report.report_date is not None and report.asset_key is not None:
-        newest = store_imports.latest_report_date(conn, connector, report.asset_key)
-        if newest is not None and newest > report.report_date:
-            report.closing_note = (
-                f"an import of a newer report ({_date(newest)}) exists for this web application: "
-                "findings absent from this older report were left as they are"
-            )
-            return
-    reason = f"absent from scan report {report.file_name} ({_date(report.report_date)})"
-    closed = store_findings.mark_absent_fixed(
-        conn,
-        connector,
-        writer.seen.keys(),
-        run_id=report.run_id,
+def _consolidate(
+    batch: list[MappedRow], tally: planner.Tally
+) -> tuple[list[Finding], dict[str, PreparedRow]]:
+    """One record per key: rows of one finding in a batch (several ports) merged; across
+    batches the store adds up the ports of records of one date. With the rows (and digests)
+    computed ahead where a merge did not change the record."""
+    out: dict[str, Finding] = {}
+    prepared: dict[str, PreparedRow] = {}
+    for row in batch:
+        finding = row.finding
+        tally.seen_row(finding.key, finding.type or "finding", finding.severity.value)
+        previous = out.get(finding.key)
+        if previous is not None:
+            finding = dataclasses.replace(finding, ports=merge_ports(previous.ports, finding.ports))
+            prepared.pop(finding.key, None)
+        elif row.prepared is not None:
+            prepared[finding.key] = row.prepared
+        out[finding.key] = finding
+    return list(out.values()), prepared
+
+
+def _close(
+    conn: Connection,
+    writer: ImportWriter,
+    connector: str,
+    prepared: _Prepared,
+    tally: planner.Tally,
+    touched: dict[str, tuple[Asset, bool]],
+    options: ImportOptions,
+    now: datetime,
+) -> tuple[int, str]:
+    facts = prepared.facts
+    own_assets = [key for key, (_asset, api) in touched.items()]
+    if "*" in tally.unclosable_types:
+        return 0, "rows were skipped whose finding could not be read: nothing was closed"
+    types = None
+    if facts is not None and prepared.complete is not None:
+        types = frozenset(prepared.complete.complete_types - tally.unclosable_types)
+    latest = store_imports.latest_report_dates(conn, connector, own_assets)
+    policy, note = planner.close_policy(
+        file_name=writer.reason.removeprefix("import "),
+        report_date=facts.report_date if facts else None,
         now=now,
-        reason=reason,
-        source=IMPORT_SOURCE,
-        asset_keys=asset_keys,
+        asset_keys=own_assets,
+        latest=latest,
+        types=types,
+        filters=facts.filters if facts else (),
+        enabled=options.close_absent,
     )
-    report.closed = len(closed)
+    if policy is None:
+        return 0, note
+    seen = tally.seen | tally.seen_skipped
+    active = store_imports.iter_active(
+        conn, connector, sources=[SOURCE_IMPORT], asset_keys=policy.asset_keys, types=policy.types
+    )
+    keys = planner.to_close(active, seen, policy)
+    writer.close(keys, fixed_at=policy.fixed_at, reason=policy.reason)
+    kinds = "every finding type" if policy.types is None else ", ".join(sorted(policy.types))
+    said = f"closed {len(keys)} absent finding(s) of {kinds} as of {_date(policy.fixed_at)}"
+    return len(keys), f"{said}; {note}" if note else said
 
 
 def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "undated"
 
 
-class _Writer:
-    """Batches findings (consolidating ports per key) and upserts assets before their findings."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        connector: str,
-        run_id: int,
-        now: datetime,
-        reason: str,
-        batch_size: int,
-    ) -> None:
-        self.conn, self.connector, self.run_id, self.now = conn, connector, run_id, now
-        self.reason = reason
-        self.batch_size = batch_size
-        self.seen: dict[str, tuple[int, ...]] = {}  # finding key -> ports so far
-        self.asset_keys: set[str] = set()
-        self.created: set[str] = set()
-        self.updated: set[str] = set()
-        self.kept_from_api: set[str] = set()
-        self._pending: dict[str, Finding] = {}
-
-    def asset(self, asset: Asset, *, from_api: bool) -> None:
-        if asset.key in self.asset_keys:
-            return
-        self.asset_keys.add(asset.key)
-        if not from_api:
-            store_assets.upsert_assets(self.conn, self.connector, [asset], now=self.now)
-
-    def add(self, mapped: MappedRow, report: ImportReport) -> None:
-        self.asset(mapped.asset, from_api=mapped.asset_from_api)
-        finding = mapped.finding
-        previous = self.seen.get(finding.key)
-        if previous is None:
-            report.by_type[finding.type or "finding"] = (
-                report.by_type.get(finding.type or "finding", 0) + 1
-            )
-        else:
-            report.consolidated_rows += 1
-            finding = dataclasses.replace(finding, ports=merge_ports(previous, finding.ports))
-        self.seen[finding.key] = finding.ports
-        self._pending[finding.key] = finding
-        if len(self._pending) >= self.batch_size:
-            self.flush()
-
-    def flush(self) -> None:
-        # The API sync owns the findings it stored (the same WAS finding id): a report, which may
-        # be older, never overwrites them; the next sync keeps them current.
-        synced = store_findings.keys_from_source(
-            self.conn, self.connector, list(self._pending), source=SOURCE_API
+def _summary(
+    path: Path,
+    prepared: _Prepared,
+    tally: planner.Tally,
+    *,
+    checksum: str,
+    touched: dict[str, tuple[Asset, bool]],
+    closed: int,
+    closing: str,
+    weaknesses_written: int,
+    previous: store_imports.ImportedScan | None,
+    run_id: int,
+) -> ImportSummary:
+    facts = prepared.facts
+    counts = tally.counts()
+    warnings = list(prepared.complete.warnings) if prepared.complete else []
+    identity = facts.identity if facts else "mapping"
+    if facts is not None and identity == "ID":
+        warnings.append(
+            "the report has no Detection ID column: findings are keyed on its per-scan ID "
+            f"({REPORT_ID_PREFIX}...), so a later report of the same web application will not "
+            "meet them; export reports with Detection IDs"
         )
-        for key in synced:
-            del self._pending[key]
-        self.kept_from_api.update(synced)
-        if not self._pending:
-            return
-        result = store_findings.upsert_findings(
-            self.conn,
-            self.connector,
-            list(self._pending.values()),
-            run_id=self.run_id,
-            now=self.now,
-            reason=self.reason,
-        )
-        self.created.update(result.created)
-        self.updated.update(result.updated)
-        self._pending.clear()
-
-
-def iter_field_help() -> Iterator[str]:
-    """`field: what it feeds` lines, for the CLI's help."""
-    for name, text in FIELDS.items():
-        yield f"{name}: {text}"
+    return ImportSummary(
+        file_name=path.name,
+        format=prepared.detected.format.value,
+        kind=facts.kind if facts else "flat CSV",
+        mapping=prepared.mapping.name,
+        checksum=checksum,
+        report_date=facts.report_date if facts else None,
+        identity=identity,
+        layouts=facts.layouts if facts else (),
+        webapps=tuple(
+            WebAppSummary(asset.key, asset.name, asset.url, api) for asset, api in touched.values()
+        ),
+        rows=tally.rows,
+        findings=len(tally.seen),
+        created=counts[store_findings.CREATED],
+        updated=counts[store_findings.UPDATED],
+        unchanged=counts[store_findings.UNCHANGED],
+        kept=counts[store_findings.KEPT],
+        closed=closed,
+        consolidated_rows=tally.consolidated_rows,
+        by_type=dict(tally.by_type),
+        by_severity=dict(tally.by_severity),
+        skipped=tally.skipped_count,
+        skipped_rows=tuple(tally.skipped),
+        glossary_entries=len(prepared.weaknesses),
+        weaknesses_written=weaknesses_written,
+        closing=closing,
+        warnings=tuple(warnings),
+        run_id=run_id,
+        previous_import_id=previous.id if previous else None,
+        previous_imported_at=previous.imported_at if previous else None,
+    )

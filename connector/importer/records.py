@@ -1,43 +1,48 @@
 """Pure mapping of parsed report rows to models: row + mapping (+ glossary) -> Asset, Finding.
 
-A row that cannot be mapped comes back as a `Rejected` whose reason reads
+A row that cannot be mapped comes back as a `RowRejected` whose reason reads
 "column 'X': <problem>: <what to do>"; the importer either stops on it or skips it.
 
 Identity (documented in the README):
-- asset: an API web app of this connector with the same URL (normalised) when there is one;
-  otherwise "url:" + the normalised URL, or "host:" + host for a flat CSV mapped by Host;
-- finding: the report's finding id (WAS `ID`, the id the API uses) when mapped and present,
-  else "<asset key>|qid:<QID>" when Source ID is mapped, else "<asset key>|title:<title>".
+- asset: resolved by the importer for the whole report (see `assets.py`); for a flat CSV, an API
+  web app of this connector with the same URL origin, else "url:" + the normalised origin, or
+  "host:" + host when the file has no URL;
+- finding: the report's Detection ID (the API's finding id, so a report finding and the API's
+  record of it are one row); a report without one: "report-id:" + its per-scan ID (said in the
+  summary); a flat CSV: its finding id column, else "<asset key>|qid:<QID>", else
+  "<asset key>|title:<title>".
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from connector.importer.dates import parse_report_date
+from connector.importer.dates import EARLIEST, LATEST, parse_report_date, plausible
+from connector.importer.evidence import cap_evidence, evidence_text
+from connector.importer.glossary import QID_MAX, cwe_ids, named, parse_qid
 from connector.importer.mapping import ImportFormat, ImportMapping
-from connector.importer.report import Payload, ReportRow
-from connector.mapping import INFORMATION_GATHERED, STATUS_MAP, severity_from_cvss
+from connector.importer.report import INFORMATION_GATHERED, ReportRow
+from connector.importer.urls import BadUrlError, bounded_key, url_origin
+from connector.mapping import STATUS_MAP, derive_severity, severity_from_cvss
 from connector.models import (
+    SOURCE_IMPORT,
     Asset,
     Finding,
     FindingStatus,
-    Rejected,
     Severity,
     SeveritySource,
+    Weakness,
 )
+from connector.store.findings import PreparedRow
 
-IMPORT_SOURCE = "import"
-KEY_MAX = 200  # schema.KEY
-TRUNCATED_MARKER = "\n[... evidence truncated: {kept} of {total} bytes kept]"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+IMPORT_SOURCE = SOURCE_IMPORT
+REPORT_ID_PREFIX = "report-id:"
 _TRUE = frozenset({"yes", "true", "1", "y"})
-_CWE = re.compile(r"\d+")
+_PORT_SPLIT = re.compile(r"[,;\s]+")
 
 _ValueFn = Callable[[str], str | None]
 
@@ -49,100 +54,77 @@ class RowError(Exception):
         super().__init__(f"column {column!r}: {reason}")
 
 
-def normalise_url(url: str) -> str:
-    """Lower-case scheme and host, no default port, no query or fragment, no trailing slash."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
-    netloc = f"{host}:{port}" if port else host
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
-
-
-def url_origin(url: str) -> str:
-    """scheme://host[:port] of a URL (a flat CSV row's URL names a page; its origin the asset)."""
-    parts = urlsplit(url.strip())
-    return normalise_url(f"{parts.scheme}://{parts.netloc}")
-
-
-def bounded_key(prefix: str, value: str) -> str:
-    """prefix + value, or prefix + a sha256 of value when that would not fit the key column."""
-    key = prefix + value
-    if len(key) <= KEY_MAX:
-        return key
-    return prefix + "sha256:" + hashlib.sha256(value.encode()).hexdigest()
-
-
-def cap_evidence(text: str | None, max_bytes: int) -> str | None:
-    """At most `max_bytes` UTF-8 bytes of text, with a marker saying how much was cut."""
-    if not text or max_bytes <= 0:
-        return None
-    data = text.encode("utf-8", "replace")
-    if len(data) <= max_bytes:
-        return text
-    marker = TRUNCATED_MARKER.format(kept=max_bytes, total=len(data))
-    keep = max(max_bytes - len(marker.encode()), 0)
-    return data[:keep].decode("utf-8", "ignore") + marker
-
-
-def evidence_text(payloads: tuple[Payload, ...], results: str | None) -> str | None:
-    """Readable evidence: each payload with its request and response, or the gathered results."""
-    parts: list[str] = []
-    if results:
-        parts.append(results)
-    for p in payloads:
-        lines = [f"Payload #{p.num}: {p.payload or ''}".rstrip()]
-        if p.method or p.url:
-            lines.append(f"Request: {p.method or ''} {p.url or ''}".rstrip())
-        if p.headers:
-            lines.append(p.headers.rstrip())
-        if p.response:
-            lines.append("Response:\n" + p.response)
-        if p.evidence:
-            lines.append("Evidence: " + p.evidence)
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) or None
-
-
 @dataclass(frozen=True, slots=True)
 class MappedRow:
     asset: Asset
     asset_from_api: bool  # the asset is an API web app: attach to it, never rewrite it
     finding: Finding
+    prepared: PreparedRow | None = None  # its row values and digest, when computed ahead
+
+
+@dataclass(frozen=True, slots=True)
+class RowRejected:
+    """A row that was not mapped: where, why, and the finding key when it could be read (so the
+    finding it names is never closed as absent)."""
+
+    line_no: int
+    table: str
+    reason: str
+    key: str | None = None
+
+
+ReportAssets = Mapping[str | None, tuple[Asset, bool]]  # row.webapp -> (asset, from the API)
 
 
 class RowMapper:
-    """Maps rows of one file. `glossary` is given for WAS reports (QID -> glossary cells)."""
+    """Maps rows of one file. WAS reports: `weaknesses` are the glossary's (QID text ->
+    Weakness), `report_assets` the report's web applications; flat CSV: assets per row."""
 
     def __init__(
         self,
         mapping: ImportMapping,
         *,
-        glossary: Mapping[str, Mapping[str, str]] | None,
-        report_asset: Asset | None,
-        report_asset_from_api: bool,
+        weaknesses: Mapping[str, Weakness] | None,
+        kb_cvss: Mapping[int, float | None],
+        report_assets: ReportAssets,
         api_assets: Mapping[str, str],
         report_date: datetime | None,
         evidence_max_bytes: int,
-        now: datetime,
+        owasp_names: Mapping[str, str] | None = None,
+        wasc_names: Mapping[str, str] | None = None,
     ) -> None:
         self.mapping = mapping
-        self.glossary = glossary
-        self.report_asset = report_asset
-        self.report_asset_from_api = report_asset_from_api
+        self.weaknesses = weaknesses
+        self.kb_cvss = kb_cvss
+        self.report_assets = report_assets
         self.api_assets = api_assets
         self.report_date = report_date
         self.evidence_max_bytes = evidence_max_bytes
-        self.now = now
+        self.owasp_names = owasp_names or {}
+        self.wasc_names = wasc_names or {}
         self.is_was = mapping.format is not ImportFormat.FLAT_CSV
+        self.fallback = {
+            int(k): v for k, v in mapping.severity_values.items() if k.strip().isdigit()
+        }
         self._wanted = {f: c.casefold() for f, c in mapping.columns.items()}
         self._resolved: dict[tuple[str, ...], dict[str, str]] = {}
 
-    def map(self, row: ReportRow) -> MappedRow | Rejected:
+    def map(self, row: ReportRow, input_digest: str | None = None) -> MappedRow | RowRejected:
+        """The row's asset and finding (carrying `input_digest`), or why it cannot be mapped."""
         try:
-            return self._map(row)
+            return self._map(row, input_digest)
         except RowError as exc:
-            return Rejected("row", f"line {row.line_no}", str(exc))
+            return RowRejected(row.line_no, row.table, str(exc), self.key_hint(row))
+
+    def qid_text(self, row: ReportRow) -> str | None:
+        return self._cell("source_id", row)
+
+    def key_hint(self, row: ReportRow) -> str | None:
+        """The finding key a row names, read leniently (for rows that fail to map)."""
+        try:
+            return self._key(row, None, None, None)
+        except (RowError, BadUrlError):
+            return None
 
     # --- cells ---------------------------------------------------------------------------------
     def _columns(self, cells: Mapping[str, str]) -> dict[str, str]:
@@ -151,68 +133,70 @@ class RowMapper:
         if resolved is None:
             by_norm = {n.casefold(): n for n in names}
             resolved = {f: by_norm[c] for f, c in self._wanted.items() if c in by_norm}
-            if len(self._resolved) < 64:
+            if len(self._resolved) < 256:
                 self._resolved[names] = resolved
         return resolved
 
-    def _value(self, field: str, row: ReportRow, gloss: Mapping[str, str] | None) -> str | None:
+    def _cell(self, field: str, row: ReportRow) -> str | None:
         column = self._columns(row.cells).get(field)
-        if column is not None:
-            text = row.cells.get(column, "").strip()
-            if text:
-                return text
-        if gloss is not None:
-            column = self._columns(gloss).get(field)
-            if column is not None:
-                text = gloss.get(column, "").strip()
-                if text:
-                    return text
-        return None
+        if column is None:
+            return None
+        return row.cells.get(column, "").strip() or None
 
     def _column_name(self, field: str) -> str:
         return self.mapping.columns.get(field, field)
 
     # --- the row -------------------------------------------------------------------------------
-    def _map(self, row: ReportRow) -> MappedRow:
-        qid_text = self._value("source_id", row, None)
-        qid = self._int(qid_text, "source_id") if qid_text else None
-        gloss = None
-        if self.glossary is not None:
+    def _map(self, row: ReportRow, input_digest: str | None) -> MappedRow:
+        columns = self._columns(row.cells)
+        cells = row.cells
+
+        def value(field: str) -> str | None:
+            column = columns.get(field)
+            return (cells.get(column) or "").strip() or None if column is not None else None
+
+        qid_text = value("source_id")
+        qid = self._qid(qid_text) if qid_text else None
+        weakness = None
+        if self.weaknesses is not None:
             if qid_text is None:
                 raise RowError(self._column_name("source_id"), "empty QID: every result has one")
-            gloss = self.glossary.get(qid_text)
-            if gloss is None:
+            weakness = self.weaknesses.get(str(qid))
+            if weakness is None:
                 raise RowError(
                     self._column_name("source_id"),
                     f"QID {qid_text} is not in the report's GLOSSARY: the file is incomplete; "
                     "export the report again (or import the rest with --skip-bad-rows)",
                 )
-
-        def value(field: str) -> str | None:
-            return self._value(field, row, gloss)
-
-        title = value("title")
+        title = value("title") or (weakness.title if weakness else None)
         if not title:
             raise RowError(self._column_name("title"), "no title: every finding needs one")
-        asset, from_api = self._asset(value)
-        finding_type = (value("type") or row.table or None) if not self.is_was else row.table
-        severity, source, level = self._severity(value, finding_type)
+        asset, from_api = self._asset(row, value)
+        finding_type = row.table if self.is_was else (value("type") or None)
+        level_text = value("severity")
+        level = self._level(level_text, weakness)
+        cvss_base = self._score(value("cvss_v3_base"), "cvss_v3_base")
+        severity, source = self._severity(level_text, level, cvss_base, finding_type, weakness, qid)
         qualys_status = (value("status") or "").upper() or None
         status = STATUS_MAP.get(qualys_status or "", FindingStatus.ACTIVE)
         ignored_reason = None
         if (value("ignored") or "").casefold() in _TRUE:
             ignored_reason = (value("ignore_reason") or "IGNORED").upper().replace(" ", "_")
-        first_seen = parse_report_date(value("first_seen"))
-        last_seen = parse_report_date(value("last_seen")) or self.report_date or first_seen
-        cvss_temporal = self._float(value("cvss_v3_temporal"), "cvss_v3_temporal")
-        cvss_base = self._float(value("cvss_v3_base"), "cvss_v3_base")
-        finding_id = value("finding_id")
-        if finding_id:
-            key = bounded_key("", finding_id)
-        elif qid is not None:
-            key = f"{asset.key}|qid:{qid}"
-        else:
-            key = bounded_key(f"{asset.key}|title:", title)
+        detected = self._date(value("detection_date"), "detection_date")
+        first_seen = self._date(value("first_seen"), "first_seen")
+        last_seen = self._date(value("last_seen"), "last_seen")
+        first_seen = first_seen or detected or last_seen
+        last_seen = last_seen or detected or self.report_date or first_seen
+        if first_seen and last_seen and last_seen < first_seen:
+            raise RowError(
+                self._column_name("last_seen" if value("last_seen") else "first_seen"),
+                f"last detected ({last_seen:%Y-%m-%d %H:%M}) before first detected "
+                f"({first_seen:%Y-%m-%d %H:%M}): the row is inconsistent; fix the file",
+            )
+        report_id = value("report_id")
+        key = self._key(row, asset, qid, title)
+        if key is None:  # pragma: no cover - with an asset every branch names a key
+            raise RowError(self._column_name("finding_id"), "the row names no finding")
         finding = Finding(
             key=key,
             asset_key=asset.key,
@@ -227,55 +211,115 @@ class RowMapper:
             param=value("param"),
             qualys_severity=level,
             cvss_v3_base=cvss_base,
-            cvss_v3_temporal=cvss_temporal,
-            cwes=tuple(int(n) for n in _CWE.findall(value("cwe") or "")),
-            owasp=_split(value("owasp")),
-            wasc=_split(value("wasc")),
+            cvss_v3_temporal=self._score(value("cvss_v3_temporal"), "cvss_v3_temporal"),
+            attack_vector=weakness.cvss_v3_attack_vector if weakness else None,
+            cwes=cwe_ids(value("cwe")) or (weakness.cwes if weakness else ()),
+            owasp=named(value("owasp"), self.owasp_names) or (weakness.owasp if weakness else ()),
+            wasc=named(value("wasc"), self.wasc_names) or (weakness.wasc if weakness else ()),
             qualys_status=_clip(qualys_status, 16),
             ignored_reason=_clip(ignored_reason, 32),
             first_seen=first_seen,
             last_seen=last_seen,
-            fixed_at=(last_seen or self.now) if status is FindingStatus.FIXED else None,
+            fixed_at=(last_seen or self.report_date) if status is FindingStatus.FIXED else None,
             ports=self._ports(value("port")),
             evidence=cap_evidence(
-                evidence_text(row.payloads, row.results), self.evidence_max_bytes
+                evidence_text(row.payloads, row.results, report_id if self.is_was else None),
+                self.evidence_max_bytes,
             ),
             source=IMPORT_SOURCE,
+            as_of=self.report_date,
+            input_digest=input_digest,
         )
         return MappedRow(asset, from_api, finding)
 
-    def _asset(self, value: _ValueFn) -> tuple[Asset, bool]:
-        if self.report_asset is not None:
-            return self.report_asset, self.report_asset_from_api
+    def _key(
+        self, row: ReportRow, asset: Asset | None, qid: int | None, title: str | None
+    ) -> str | None:
+        finding_id = self._cell("finding_id", row)
+        if finding_id:
+            digits = finding_id.strip()
+            return (
+                str(int(digits))
+                if digits.isdigit() and len(digits) < 19
+                else (bounded_key("", digits))
+            )
+        if self.is_was:
+            report_id = self._cell("report_id", row)
+            if report_id:
+                return bounded_key(REPORT_ID_PREFIX, report_id)
+            raise RowError(
+                self._column_name("finding_id"),
+                f"no {self._column_name('finding_id')} and no {self._column_name('report_id')}: "
+                "the row names no finding; fix or re-export the report",
+            )
+        if asset is None:
+            return None
+        if qid is not None:
+            return f"{asset.key}|qid:{qid}"
+        return bounded_key(f"{asset.key}|title:", title or "")
+
+    def _asset(self, row: ReportRow, value: _ValueFn) -> tuple[Asset, bool]:
+        if self.report_assets:
+            found = self.report_assets.get(row.webapp) or self.report_assets.get(None)
+            if found is None:
+                raise RowError(
+                    "WEB_APPLICATION",
+                    f"the results name web application {row.webapp!r}, which the report's "
+                    "APPENDIX does not list: the file is inconsistent; export it again",
+                )
+            return found
         url, host = value("url"), value("host")
-        if url and urlsplit(url).hostname:
-            origin = url_origin(url)
-            api_key = self.api_assets.get(origin)
-            if api_key is not None:
-                return _asset(api_key, None, origin, self.report_date, source="api"), True
-            name = value("asset_name") or urlsplit(origin).hostname
-            return _asset(bounded_key("url:", origin), name, origin, self.report_date), False
+        column = self._column_name("url") if "url" in self.mapping.columns else "host"
+        if url:
+            try:
+                origin = url_origin(url)
+            except BadUrlError as exc:
+                raise RowError(column, f"{exc}: fix the URL") from None
+            if urlsplit(origin).hostname:
+                api_key = self.api_assets.get(origin)
+                if api_key is not None:
+                    return _asset(api_key, None, origin, self.report_date, source="api"), True
+                name = value("asset_name") or urlsplit(origin).hostname
+                return _asset(bounded_key("url:", origin), name, origin, self.report_date), False
         if host:
             name = value("asset_name") or host
             return _asset(bounded_key("host:", host.lower()), name, None, self.report_date), False
-        column = self._column_name("url") if "url" in self.mapping.columns else "host"
         raise RowError(
             column,
             "no URL or host: every row needs one (or give --asset-name and --asset-url)",
         )
 
+    def _level(self, text: str | None, weakness: Weakness | None) -> int | None:
+        if self.is_was and text and text.isdigit() and len(text) == 1:
+            return int(text)
+        return weakness.severity_level if weakness else None
+
     def _severity(
-        self, value: _ValueFn, finding_type: str | None
-    ) -> tuple[Severity, SeveritySource, int | None]:
-        raw = value("severity")
-        level = int(raw) if self.is_was and raw and raw.isdigit() and len(raw) == 1 else None
+        self,
+        raw: str | None,
+        level: int | None,
+        cvss: float | None,
+        finding_type: str | None,
+        weakness: Weakness | None,
+        qid: int | None,
+    ) -> tuple[Severity, SeveritySource]:
+        if self.is_was:  # the seed's order: finding CVSS v3, glossary/KB CVSS v3, the level
+            kb = weakness.cvss_v3_base if weakness else None
+            if kb is None and qid is not None:
+                kb = self.kb_cvss.get(qid)
+            return derive_severity(
+                cvss_v3_base=cvss,
+                kb_cvss_v3_base=kb,
+                qualys_severity=level,
+                finding_type=finding_type,
+                fallback=self.fallback,
+            )
         if finding_type == INFORMATION_GATHERED:
-            return Severity.NONE, SeveritySource.FILE, level
-        cvss = self._float(value("cvss_v3_base"), "cvss_v3_base")
+            return Severity.NONE, SeveritySource.FILE
         if cvss is not None:
-            return severity_from_cvss(cvss), SeveritySource.CVSS_V3, level
+            return severity_from_cvss(cvss), SeveritySource.CVSS_V3
         if raw is None:
-            return Severity.NONE, SeveritySource.FILE, level
+            return Severity.NONE, SeveritySource.FILE
         label = self.mapping.severity_for(raw)
         if label is None:
             known = ", ".join(self.mapping.severity_values) or "none"
@@ -286,21 +330,41 @@ class RowMapper:
                 f"(connector mappings create NAME --severity {raw}=LABEL ...) and import "
                 "with --mapping NAME, or skip such rows with --skip-bad-rows",
             )
-        return label, SeveritySource.FILE, level
+        return label, SeveritySource.FILE
 
-    def _int(self, text: str, field: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise RowError(self._column_name(field), f"{text!r} is not a number") from None
+    def _qid(self, text: str) -> int:
+        qid = parse_qid(text)
+        if qid is None:
+            raise RowError(
+                self._column_name("source_id"),
+                f"{text[:40]!r} is not a QID (a number from 1 to {QID_MAX}): fix the file",
+            )
+        return qid
 
-    def _float(self, text: str | None, field: str) -> float | None:
+    def _date(self, text: str | None, field: str) -> datetime | None:
+        if not text:
+            return None
+        value = parse_report_date(text)
+        if value is None:
+            raise RowError(
+                self._column_name(field),
+                f"{text[:60]!r} is not a date (expected e.g. '24 Apr 2019 01:41AM GMT' or ISO "
+                "8601): fix the file",
+            )
+        if not plausible(value):
+            raise RowError(
+                self._column_name(field),
+                f"date {text[:60]!r} is outside {EARLIEST}-{LATEST}: not a scan date; fix the file",
+            )
+        return value
+
+    def _score(self, text: str | None, field: str) -> float | None:
         if not text:
             return None
         try:
             score = float(text)
         except ValueError:
-            raise RowError(self._column_name(field), f"{text!r} is not a number") from None
+            raise RowError(self._column_name(field), f"{text[:40]!r} is not a number") from None
         if not 0.0 <= score <= 10.0:
             raise RowError(self._column_name(field), f"score {text} is outside 0.0-10.0")
         return score
@@ -309,32 +373,17 @@ class RowMapper:
         if not text:
             return ()
         ports = set()
-        for part in re.split(r"[,;\s]+", text.strip()):
+        for part in _PORT_SPLIT.split(text.strip()):
             if not part:
                 continue
-            if not part.isdigit() or not 0 < int(part) < 65536:
-                raise RowError(self._column_name("port"), f"{part!r} is not a port number")
+            if not part.isdigit() or len(part) > 5 or not 0 < int(part) < 65536:
+                raise RowError(self._column_name("port"), f"{part[:20]!r} is not a port number")
             ports.add(int(part))
         return tuple(sorted(ports))
 
 
 def merge_ports(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(set(a) | set(b)))
-
-
-def report_asset(
-    name: str | None,
-    url: str,
-    *,
-    api_assets: Mapping[str, str],
-    report_date: datetime | None,
-) -> tuple[Asset, bool]:
-    """The asset of a whole WAS report (its APPENDIX web app, or --asset-name/--asset-url)."""
-    normalised = normalise_url(url)
-    api_key = api_assets.get(normalised)
-    if api_key is not None:
-        return _asset(api_key, name, url, report_date, source="api"), True
-    return _asset(bounded_key("url:", normalised), name, url, report_date), False
 
 
 def _asset(
@@ -353,12 +402,6 @@ def _asset(
         last_observed=report_date,
         source=source,
     )
-
-
-def _split(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return ()
-    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def _clip(text: str | None, limit: int) -> str | None:

@@ -19,6 +19,7 @@ SECTIONS = frozenset(
     {"DESCRIPTION", "TARGET", "FILTERS", "SUMMARY", "RESULTS", "GLOSSARY", "APPENDIX"}
 )
 TAGGED_SECTIONS = frozenset({"RESULTS", "GLOSSARY"})
+HEADERLESS_SECTIONS = frozenset({PREAMBLE, "DESCRIPTION", "TARGET", "FILTERS"})  # rows only
 KNOWN_HEADERS: dict[str, frozenset[str]] = {
     "SUMMARY": frozenset({"Security Risk", "Scan"}),
     "APPENDIX": frozenset({"Scan Name", "Form Submission", "Web Application Name", "Category"}),
@@ -51,7 +52,7 @@ def iter_sections(records: Iterable[CsvRecord]) -> Iterator[SectionRow]:
                 continue
             yield SectionRow(section, headers[tag], cells, record.line_no)
             continue
-        if section == PREAMBLE:
+        if section in HEADERLESS_SECTIONS:
             yield SectionRow(section, (), cells, record.line_no)
             continue
         if (
