@@ -10,16 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import sqlalchemy as sa
 
 from connector.config import Config, QualysSettings
 from connector.errors import ConfigError, ConnectorError, ExitCode
 from connector.qualys.client import QualysClient
 from connector.qualys.probe import probe_server
-from connector.store.database import check_database, create_engine_for, redact, schema_status
+from connector.store.database import (
+    check_database,
+    create_engine_for,
+    missing_sqlite_file,
+    redact,
+    schema_status,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -46,11 +49,14 @@ class CheckResult:
     detail: str
     skipped: bool = False
     exit_code: ExitCode = ExitCode.OK  # what this failure means for the process
+    warning: bool = False  # passed, but something needs attention (e.g. no database yet)
 
     @property
     def status(self) -> str:
         if self.skipped:
             return "skipped"
+        if self.warning:
+            return "warning"
         return "ok" if self.ok else "FAILED"
 
     def as_dict(self) -> dict[str, Any]:
@@ -150,14 +156,9 @@ def _knowledge_base(client: QualysClient) -> str:
 
 def _database_check(config: Config, engine_factory: Callable[[str], Engine]) -> CheckResult:
     url = config.database_url
-    missing = _missing_sqlite_file(url)
-    if missing is not None:
-        return CheckResult(
-            DATABASE,
-            False,
-            f"no database file at {missing}: run `connector db upgrade` to create it",
-            exit_code=ExitCode.FAILED,
-        )
+    missing = missing_sqlite_file(url)
+    if missing is not None:  # connecting would create the file; this check writes nothing
+        return _warning(DATABASE, f"no database yet (the first sync creates it): {missing}")
     try:
         engine = engine_factory(url)
         try:
@@ -170,31 +171,21 @@ def _database_check(config: Config, engine_factory: Callable[[str], Engine]) -> 
     where = redact(url)
     if status.state == "current":
         return CheckResult(DATABASE, True, f"{where} reachable, schema current ({status.head})")
+    if status.state == "empty":
+        return _warning(DATABASE, f"no database yet (the first sync creates it): {where} is empty")
+    if status.state == "behind":
+        return _warning(
+            DATABASE,
+            f"{where} reachable, schema {status.current} is older than {status.head}: the next "
+            "sync migrates it (or run `connector db upgrade`)",
+        )
     advice = {
-        "empty": "the database is empty: run `connector db upgrade`",
-        "behind": f"schema {status.current} is older than {status.head}: "
-        "run `connector db upgrade`",
         "ahead": f"schema {status.current} is newer than this connector: upgrade the connector",
         "unknown": "connector tables exist without a schema revision: use an empty database",
     }[status.state]
     return CheckResult(
         DATABASE, False, f"{where} reachable, but {advice}", exit_code=ExitCode.FAILED
     )
-
-
-def _missing_sqlite_file(url: str) -> Path | None:
-    """Connecting would create a missing SQLite file; this check writes nothing, so say so."""
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        return None
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    database = parsed.database or ""
-    if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
-        return None
-    path = Path(database).expanduser()
-    return None if path.exists() else path
 
 
 def _describe_config(config: Config) -> str:
@@ -220,6 +211,10 @@ def _run(name: str, check: Callable[[], str]) -> CheckResult:
 
 def _failed(name: str, exc: ConnectorError) -> CheckResult:
     return CheckResult(name, False, str(exc), exit_code=exc.exit_code)
+
+
+def _warning(name: str, detail: str) -> CheckResult:
+    return CheckResult(name, True, detail, warning=True)
 
 
 def _skipped(name: str, why: str) -> CheckResult:

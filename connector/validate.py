@@ -1,9 +1,10 @@
 """Reconciliation: Qualys' own counts against the store (the seed's "Data Validation", automated).
 
-Web apps: the Qualys count against active assets. Per web application: Qualys' count of open
-findings (status NEW/ACTIVE/REOPENED, the sync's type filter) against the stored Active findings
-with those Qualys statuses on active assets (findings of archived assets are left out of counts,
-so a web app archived by retention shows up). Every mismatch gets its likely cause.
+Web apps: the Qualys count against the API assets that are active or archived by retention while
+Qualys still lists them. Per web application (not archived): Qualys' count of open findings
+(status NEW/ACTIVE/REOPENED, the sync's type filter) against the stored Active findings the API
+sync wrote with those Qualys statuses. Findings imported from files and web apps archived by
+retention are noted, never mismatches. Every mismatch gets its likely cause.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connector.config import Config
-from connector.mapping import INFORMATION_GATHERED
+from connector.models import INFORMATION_GATHERED, SOURCE_API
 from connector.qualys.client import QualysClient
 from connector.qualys.requests import Criterion
 from connector.store.queries import active_finding_counts, asset_overview
 
 OPEN_STATUSES = ("NEW", "ACTIVE", "REOPENED")
-SYNCED_TYPES = ("VULNERABILITY", "SENSITIVE_CONTENT")
 
 
 @dataclass(frozen=True)
@@ -51,38 +51,47 @@ class ValidationReport:
         return data
 
 
-def synced_types(config: Config) -> tuple[str, ...]:
-    if config.sync.pull_informational:
-        return (*SYNCED_TYPES, INFORMATION_GATHERED)
-    return SYNCED_TYPES
-
-
 def validate(config: Config, engine: Engine, client: QualysClient) -> ValidationReport:
-    """Ask Qualys for its counts and compare them with the store; writes nothing anywhere."""
+    """Ask Qualys for its counts and compare them with the store; writes nothing anywhere.
+
+    What the store holds on purpose apart from Qualys is noted, not counted as a mismatch: web
+    apps archived by retention (Qualys still lists them) and findings imported from files."""
     name = config.connector_name
-    types = synced_types(config)
+    types = config.sync.finding_types
     with engine.connect() as conn:
         stored_assets = asset_overview(conn, name)
         stored_open = active_finding_counts(
-            conn, name, types=types, qualys_statuses=OPEN_STATUSES, active_assets_only=True
+            conn,
+            name,
+            types=types,
+            qualys_statuses=OPEN_STATUSES,
+            active_assets_only=True,
+            source=SOURCE_API,
         )
+        active_all = sum(active_finding_counts(conn, name).values())
+        active_api = sum(active_finding_counts(conn, name, source=SOURCE_API).values())
         stored_info = active_finding_counts(conn, name, types=(INFORMATION_GATHERED,))
     report = ValidationReport()
     report.webapps_qualys = client.count_webapps()
-    api_assets = {k: v for k, v in stored_assets.items() if k.isdigit()}  # not import-made ones
-    report.assets_active = sum(1 for _, state in api_assets.values() if state == "active")
-    if report.webapps_qualys != report.assets_active:
-        archived = sum(1 for _, state in api_assets.values() if state == "archived")
+    qualys_ids = _qualys_webapp_ids(client)
+    api_assets = {k: a for k, a in stored_assets.items() if a.source == SOURCE_API}
+    report.assets_active = sum(1 for a in api_assets.values() if a.state == "active")
+    retained = [k for k in qualys_ids if k in api_assets and api_assets[k].state == "archived"]
+    stored_webapps = report.assets_active + len(retained)
+    if report.webapps_qualys != stored_webapps:
         report.mismatches.append(
             Mismatch(
                 "web apps",
                 None,
                 report.webapps_qualys,
-                report.assets_active,
-                _webapp_cause(report.webapps_qualys, report.assets_active, archived),
+                stored_webapps,
+                _webapp_cause(report.webapps_qualys, stored_webapps),
             )
         )
-    for webapp_id in _qualys_webapp_ids(client):
+    for webapp_id in qualys_ids:
+        stored_asset = stored_assets.get(webapp_id)
+        if stored_asset is not None and stored_asset.state == "archived":
+            continue  # archived by retention: its findings are left out on purpose
         report.webapps_checked += 1
         qualys_open = client.count_findings(
             [
@@ -94,15 +103,25 @@ def validate(config: Config, engine: Engine, client: QualysClient) -> Validation
         stored = stored_open.get(webapp_id, 0)
         if qualys_open == stored:
             continue
-        asset_name, state = stored_assets.get(webapp_id, (None, "missing"))
         report.mismatches.append(
             Mismatch(
                 f"web app {webapp_id}",
-                asset_name,
+                stored_asset.name if stored_asset is not None else None,
                 qualys_open,
                 stored,
-                _finding_cause(qualys_open, stored, state),
+                _finding_cause(qualys_open, stored, stored_asset is not None),
             )
+        )
+    if retained:
+        report.notes.append(
+            f"{len(retained)} web app(s) archived by retention are still listed in Qualys; they "
+            "and their findings are not compared (see "
+            "`connector export assets --include-archived`)"
+        )
+    if active_all - active_api:
+        report.notes.append(
+            f"{active_all - active_api} Active finding(s) imported from scan files are not "
+            "compared (Qualys' API does not count them; see `connector scans list`)"
         )
     leftover_info = sum(stored_info.values())
     if leftover_info and not config.sync.pull_informational:
@@ -120,19 +139,15 @@ def _qualys_webapp_ids(client: QualysClient) -> Sequence[str]:
     return ids
 
 
-def _webapp_cause(qualys: int, stored: int, archived: int) -> str:
-    if stored < qualys and archived:
-        return f"archived by retention ({archived} archived asset(s)) or not yet synced"
+def _webapp_cause(qualys: int, stored: int) -> str:
     if stored < qualys:
         return "not yet synced: web apps created since the last sync"
-    return "deleted in Qualys since the last sync, or assets created by imports"
+    return "deleted in Qualys since the last sync"
 
 
-def _finding_cause(qualys: int, stored: int, state: str) -> str:
-    if state == "missing":
+def _finding_cause(qualys: int, stored: int, in_store: bool) -> str:
+    if not in_store:
         return "not yet synced: the web app is not in the store"
-    if state == "archived":
-        return "archived by retention: its findings are left out"
     if stored > qualys:
         return "fixed since the last sync (Qualys no longer counts them open)"
     return "new findings since the last sync, not yet synced"

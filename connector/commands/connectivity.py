@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connector.commands.context import CommandContext
 from connector.connectivity import CheckResult, exit_code_for, run_checks
@@ -17,17 +17,15 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "test-connectivity",
-        help="check the configuration, Qualys access and the database, writing nothing",
-        description="Check, in order: the configuration is valid; the Qualys API server resolves "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Check, in order: the configuration is valid; the Qualys API server resolves "
         "and accepts a TLS connection (through qualys.proxy if set); the credentials are "
         "accepted; the user can search WAS web apps and findings; the user can read the "
         "KnowledgeBase (when sync.pull_knowledge_base); the database is reachable and its "
         "schema current. Prints one line per check and a verdict. Exit 0 when every check "
         "passes, 2 for configuration errors, 3 when Qualys refuses or cannot be reached, "
-        "1 for other failures.",
+        "1 for other failures."
     )
     parser.add_argument(
         "--json", action="store_true", help="print the checks and the verdict as one JSON object"
@@ -63,6 +61,8 @@ def handle(
 
 
 def _line(result: CheckResult) -> str:
+    if result.warning:
+        return f"{result.name:<15} warning: {result.detail}"
     if result.ok:
         return f"{result.name:<15} ok: {result.detail}"
     if result.skipped:
@@ -73,6 +73,8 @@ def _line(result: CheckResult) -> str:
 def _verdict(results: list[CheckResult]) -> str:
     failed = [r.name for r in results if not r.ok and not r.skipped]
     passed = sum(r.ok for r in results)
+    warnings = sum(r.warning for r in results)
     if not failed:
-        return f"connectivity OK: {passed} check(s) passed"
+        noted = f" ({warnings} with a warning)" if warnings else ""
+        return f"connectivity OK: {passed} check(s) passed{noted}"
     return f"connectivity FAILED: {', '.join(failed)} ({passed} passed)"

@@ -6,12 +6,15 @@ import argparse
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
-
-from sqlalchemy import make_url
+from typing import BinaryIO, TextIO
 
 from connector.config import Config, load_config, resolve_config_path
-from connector.logsetup import configure_logging, register_basic_auth, register_secret
+from connector.logsetup import (
+    configure_logging,
+    register_basic_auth,
+    register_secret,
+    register_url_credentials,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,7 @@ class CommandContext:
     stderr: TextIO
     config_path: str | None = None
     debug: bool = False
+    stdin: BinaryIO | None = None  # None: the process's standard input
     _config: Config | None = field(default=None, repr=False)
 
     def config(self, *, qualys: bool = True) -> Config:
@@ -46,9 +50,15 @@ def protect_secrets(config: Config) -> None:
     password = config.qualys.password.reveal()
     if password:
         register_basic_auth(config.qualys.username, password)
+    web_password = config.web.password.reveal() if config.web.password else ""
+    if web_password:
+        register_secret(web_password)
+    from sqlalchemy import make_url  # here: the CLI starts without importing SQLAlchemy
+
     db_password = make_url(config.database_url).password
     if db_password:
         register_secret(str(db_password))
+    register_url_credentials(config.qualys.proxy)
 
 
 Handler = Callable[[argparse.Namespace, CommandContext], int]

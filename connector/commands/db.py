@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from connector.commands.context import CommandContext
 from connector.errors import ExitCode
@@ -18,12 +17,9 @@ _STATE_TEXT = {
 }
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "db",
-        help="show or migrate the database schema",
-        description="Manage the schema of the database named by database.url "
-        "(or $CONNECTOR_DATABASE_URL).",
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Manage the schema of the database named by database.url " "(or $CONNECTOR_DATABASE_URL)."
     )
     db_sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = db_sub.add_parser(

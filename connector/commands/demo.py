@@ -11,7 +11,6 @@ import argparse
 import io
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
 
 from rich.console import Console
 
@@ -28,13 +27,11 @@ from connector.store.queries import ExportFilter, iter_findings
 DEMO_LOGIN = ("demo", "demo-password")
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "demo",
-        help="sync the built-in Qualys simulator into SQLite and show the result",
-        description="Runs the simulator on a loopback port, a first sync, a few changes on the "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Runs the simulator on a loopback port, a first sync, a few changes on the "
         "simulated tenant (a finding fixed, one removed, one added), a second sync, and shows "
-        "three exported findings. Needs no configuration and no Qualys account.",
+        "three exported findings. Needs no configuration and no Qualys account."
     )
     parser.add_argument(
         "--database",
@@ -64,12 +61,16 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
             with QualysClient(config.qualys) as client:
                 console.rule("first sync")
                 print_summary(
-                    console, sync_with_progress(config, engine, client, console, bars=True)
+                    console,
+                    sync_with_progress(config, engine, client, console, bars=True),
+                    config.sync.asset_retention_days,
                 )
                 _a_week_of_scanning(dataset)
                 console.rule("second sync, after a finding was fixed, one removed and one added")
                 print_summary(
-                    console, sync_with_progress(config, engine, client, console, bars=True)
+                    console,
+                    sync_with_progress(config, engine, client, console, bars=True),
+                    config.sync.asset_retention_days,
                 )
             console.rule(
                 "three Active findings as `connector export findings --status Active` writes them"
@@ -86,6 +87,10 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
             engine.dispose()
     console.print(
         f"Try: connector export findings --format csv (with CONNECTOR_DATABASE_URL={args.database})"
+    )
+    console.print(
+        f"Or browse it: CONNECTOR_DATABASE_URL={args.database} CONNECTOR_WEB_PASSWORD=choose-one "
+        ".venv/bin/connector web, then open http://127.0.0.1:8080 and log in as admin"
     )
     return 0
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import threading
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from connector.commands.context import CommandContext
 from connector.commands.sync import LogProgress
+from connector.commands.web import config_loader, start_console, stop_console
 from connector.config import Config
 from connector.errors import ConnectorError, ExitCode, StoreError
 from connector.logsetup import log_context
 from connector.models import RunKind, RunOutcome
 from connector.qualys.client import QualysClient
-from connector.service.health import HealthServer, store_readiness
+from connector.service.health import HealthServer, store_readiness, sync_details
 from connector.service.metrics import ServiceMetrics
 from connector.service.scheduler import Daemon
 from connector.service.shutdown import DEFAULT_GRACE_SECONDS, SignalWatch, run_until_signalled
@@ -31,15 +34,13 @@ from connector.validate import validate
 log = logging.getLogger(__name__)
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "serve",
-        help="run as a daemon: scheduled syncs plus /healthz, /readyz and /metrics",
-        description="Run until SIGTERM/SIGINT: sync on the [schedule] (catching up at start when "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run until SIGTERM/SIGINT: sync on the [schedule] (catching up at start when "
         "the last successful sync is older than the schedule's period), one sync at a time per "
         "connector, and serve /healthz, /readyz and /metrics on service.listen. Migrates the "
         "database schema at start. On SIGTERM a running sync ends after its current page; the "
-        f"process exits 0 within {DEFAULT_GRACE_SECONDS:.0f}s.",
+        f"process exits 0 within {DEFAULT_GRACE_SECONDS:.0f}s."
     )
     parser.add_argument("--now", action="store_true", help="also run one sync at start")
     parser.set_defaults(handler=handle)
@@ -51,7 +52,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         with log_context(connector=config.connector_name):
             ensure_schema(engine)
-            clean = serve(config, engine, run_now=args.now)
+            clean = serve(config, engine, run_now=args.now, web_config=config_loader(ctx))
     finally:
         engine.dispose()
     if not clean:
@@ -63,9 +64,16 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def serve(
-    config: Config, engine: Engine, *, run_now: bool, grace: float = DEFAULT_GRACE_SECONDS
+    config: Config,
+    engine: Engine,
+    *,
+    run_now: bool,
+    grace: float = DEFAULT_GRACE_SECONDS,
+    web_config: Callable[[], Config] | None = None,
 ) -> bool:
-    """Run the daemon and the HTTP server until a stop signal; True when it stopped cleanly."""
+    """Run the daemon, the HTTP server and (with a web password) the web console until a stop
+    signal; True when it stopped cleanly. `web_config` re-reads the config for the console's
+    Qualys checks (default: this one)."""
     name = config.connector_name
     metrics = ServiceMetrics()
     stop = threading.Event()
@@ -92,17 +100,31 @@ def serve(
         config.service.host,
         config.service.port,
         metrics=metrics,
-        readiness=store_readiness(engine, daemon.state),
+        readiness=store_readiness(engine),
+        details=sync_details(daemon.state),
     )
     watch = SignalWatch()
     watch.install()
+    console = None
     try:
         server.start()
+        console = start_console(
+            config,
+            engine,
+            load_config=web_config or (lambda: config),
+            next_sync=lambda: _next_sync(daemon),
+        )
         daemon.start(run_now=run_now)
         return run_until_signalled(daemon, grace=grace, watch=watch)
     finally:
         watch.restore()
+        stop_console(console)
         server.stop()
+
+
+def _next_sync(daemon: Daemon) -> datetime | None:
+    when = daemon.next_run_time()
+    return None if when == "never" else datetime.fromisoformat(when)
 
 
 def sync_once(
@@ -111,7 +133,15 @@ def sync_once(
     """One scheduled sync: a fresh client, the sync (it takes the lock), metrics, validation."""
     with log_context(connector=config.connector_name), QualysClient(config.qualys) as client:
         try:
-            report = run_sync(config, engine, client, stop=stop, progress=LogProgress())
+            report = run_sync(
+                config,
+                engine,
+                client,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                stop=stop,
+                progress=LogProgress(),
+            )
             if config.sync.validate_after and not stop.is_set():
                 run_validation(config, engine, client, metrics)
         finally:

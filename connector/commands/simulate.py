@@ -1,11 +1,18 @@
-"""`connector simulate`: serve a generated Qualys WAS + KB tenant on loopback until Ctrl-C."""
+"""`connector simulate`: serve a generated Qualys WAS + KB tenant on loopback until Ctrl-C.
+
+The server cost model (`--page-delay-ms`, `--verbose-record-delay-ms`, `--brief-record-delay-ms`,
+`--count-delay-ms`) and the listing quirks (`--hide-webapp`, `--no-updated-date-filter`) are the
+`Simulator` options of the same names. A benchmark that starts this command in its own process
+reads the counters with `GET /_simulator/stats` and applies a day of changes with
+`POST /_simulator/day` (see connector/simulator/control.py).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from connector.commands.context import CommandContext
 from connector.errors import ExitCode
@@ -20,15 +27,13 @@ from connector.simulator.server import (
 DEFAULT_PASSWORD = "sim"  # noqa: S105 - the simulator's documented demo login, not a secret
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "simulate",
-        help="run a local Qualys WAS + KnowledgeBase simulator with generated data",
-        description="Serve a fake Qualys API (WAS v3.0 web app and finding search/count, get "
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Serve a fake Qualys API (WAS v3.0 web app and finding search/count, get "
         "web app, portal version, KnowledgeBase vuln list) over a seeded, generated data set, "
         "so the connector can be tried without Qualys credentials. Listens on loopback only "
         "unless --allow-remote. Prints the URL and login to put in the connector's config, then "
-        "serves until Ctrl-C.",
+        "serves until Ctrl-C."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
@@ -37,9 +42,41 @@ def register(sub: Any) -> None:
     parser.add_argument("--seed", type=int, default=1, help="data set seed (1)")
     parser.add_argument(
         "--page-delay-ms",
-        type=int,
-        default=0,
+        type=float,
+        default=0.0,
         help="simulated server time per search page, in milliseconds (0)",
+    )
+    parser.add_argument(
+        "--verbose-record-delay-ms",
+        type=float,
+        default=0.0,
+        help="simulated server time per record on a verbose page or get, in milliseconds (0)",
+    )
+    parser.add_argument(
+        "--brief-record-delay-ms",
+        type=float,
+        default=0.0,
+        help="simulated server time per record on a non-verbose page, in milliseconds (0)",
+    )
+    parser.add_argument(
+        "--count-delay-ms",
+        type=float,
+        default=None,
+        help="simulated server time per count call, in milliseconds (default: --page-delay-ms)",
+    )
+    parser.add_argument(
+        "--hide-webapp",
+        type=int,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="leave this web app out of web app searches and counts while its findings stay "
+        "listed (repeatable)",
+    )
+    parser.add_argument(
+        "--no-updated-date-filter",
+        action="store_true",
+        help="refuse updatedDate as a finding filter (INVALID_REQUEST), as real Qualys may",
     )
     parser.add_argument(
         "--kb-max-results",
@@ -77,8 +114,18 @@ def handle(
             file=ctx.stderr,
         )
         return int(ExitCode.CONFIG)
-    if args.webapps < 0 or args.findings < 0 or args.page_delay_ms < 0:
-        print("error: --webapps, --findings and --page-delay-ms must be >= 0", file=ctx.stderr)
+    if args.webapps < 0 or args.findings < 0:
+        print("error: --webapps and --findings must be >= 0", file=ctx.stderr)
+        return int(ExitCode.CONFIG)
+    delays = {
+        "--page-delay-ms": args.page_delay_ms,
+        "--verbose-record-delay-ms": args.verbose_record_delay_ms,
+        "--brief-record-delay-ms": args.brief_record_delay_ms,
+        "--count-delay-ms": 0.0 if args.count_delay_ms is None else args.count_delay_ms,
+    }
+    bad = [name for name, value in delays.items() if not 0.0 <= value < math.inf]
+    if bad:
+        print(f"error: {', '.join(bad)} must be a number of milliseconds >= 0", file=ctx.stderr)
         return int(ExitCode.CONFIG)
     if args.findings and not args.webapps:
         print("error: findings need at least one web app (--webapps)", file=ctx.stderr)
@@ -94,6 +141,11 @@ def handle(
         username=args.username,
         password=args.password,
         page_delay=args.page_delay_ms / 1000,
+        verbose_record_delay=args.verbose_record_delay_ms / 1000,
+        brief_record_delay=args.brief_record_delay_ms / 1000,
+        count_delay=None if args.count_delay_ms is None else args.count_delay_ms / 1000,
+        hidden_webapps=args.hide_webapp,
+        updated_date_filter=not args.no_updated_date_filter,
         kb_max_results=args.kb_max_results,
         concurrency_limit=args.concurrency_limit,
     )
@@ -114,6 +166,7 @@ def handle(
         "Point the connector at it, e.g.:\n"
         f"  export CONNECTOR_QUALYS_API_URL={url} QUALYS_USERNAME={args.username} "
         "QUALYS_PASSWORD=...\n"
+        f"Simulator counters: GET {url}/_simulator/stats (same login)\n"
         "Serving until Ctrl-C.",
         file=ctx.stdout,
         flush=True,

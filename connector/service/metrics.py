@@ -4,13 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from importlib import metadata
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 PREFIX = "qualys_was"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+DISTRIBUTION = "qualys-was-connector"
+
+# `*_created` series (one per counter, the time it was created) only double what scrapers store;
+# the switch is process-wide in prometheus_client.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+
+
+def connector_version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 class ClientStats(Protocol):
@@ -67,6 +88,15 @@ class ServiceMetrics:
             "Mismatches found by the last validation (Qualys against the store)",
             registry=r,
         )
+        self.last_failed = Gauge(
+            f"{PREFIX}_last_sync_failed",
+            "1 when the last sync failed (from the store at start), else 0",
+            registry=r,
+        )
+        Info(f"{PREFIX}_build", "The connector's version", registry=r).info(
+            {"version": connector_version()}
+        )
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes...
         for outcome in ("succeeded", "failed", "interrupted", "skipped"):
             self.sync_runs.labels(outcome=outcome)  # present at 0 before the first sync
 
@@ -74,8 +104,14 @@ class ServiceMetrics:
         """Count one finished sync; a success also moves the last-success timestamp."""
         self.sync_runs.labels(outcome=outcome).inc()
         self.last_duration.set(duration_seconds)
+        self.set_last_outcome(outcome)
         if outcome == "succeeded":
             self.last_success.set(finished_at.timestamp())
+
+    def set_last_outcome(self, outcome: str | None) -> None:
+        """The last sync's outcome; a skipped run (another process syncing) changes nothing."""
+        if outcome is not None and outcome != "skipped":
+            self.last_failed.set(1 if outcome == "failed" else 0)
 
     def set_last_success(self, at: datetime | None) -> None:
         if at is not None:

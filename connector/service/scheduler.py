@@ -23,12 +23,9 @@ from apscheduler.triggers.cron import CronTrigger
 from connector.config import WEEKDAYS, ScheduleSettings
 from connector.errors import (
     ConnectorError,
-    QualysUnreachableError,
-    SchemaMismatchError,
-    StoreError,
-    StoreWriteError,
     SyncAlreadyRunningError,
     SyncInterruptedError,
+    is_transient,
 )
 from connector.logsetup import log_context
 from connector.models import RunOutcome
@@ -111,13 +108,6 @@ def needs_catch_up(
     return now - last_success > schedule_period(schedule)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Failures worth one more try soon: Qualys unreachable, or the database briefly failing."""
-    if isinstance(exc, SchemaMismatchError | StoreWriteError):
-        return False
-    return isinstance(exc, QualysUnreachableError | StoreError)
-
-
 class RunReport(Protocol):
     """What `run_once` returns (the sync's SyncReport fits)."""
 
@@ -169,6 +159,7 @@ class Daemon:
         self.stop = stop if stop is not None else threading.Event()
         self.state = DaemonState(last_success_at=last_success, last_outcome=last_outcome)
         self.metrics.set_last_success(last_success)
+        self.metrics.set_last_outcome(last_outcome)
         self._state_lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()

@@ -1,17 +1,18 @@
-"""Export records (a contract for scripts and dashboards): pure shaping plus streaming writers.
+"""The export contract (for scripts and dashboards): record keys, value shapes, CSV cells.
 
 Keys and formats are documented in the README. Dates are `YYYY-MM-DDTHH:MM:SSZ`, ids are strings,
 unknown values are null. CSV cells that a spreadsheet would run as a formula are neutralised.
+Keys are only ever appended, so positional CSV readers keep working.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
+from connector.exports.plaintext import html_to_text
 from connector.mapping import format_datetime
 
 ASSET_KEYS = (
@@ -23,18 +24,20 @@ FINDING_KEYS = (
     "status", "qualys_status", "ignored_reason", "severity", "severity_source", "qualys_severity",
     "cvss_v3_base", "cvss_v3_temporal", "attack_vector", "cwes", "owasp", "wasc", "first_seen",
     "last_seen", "fixed_at", "description", "impact", "solution", "published_date", "source",
+    "ports", "fixed_reason", "kb_cvss_v3_base",
 )  # fmt: skip
 WEAKNESS_KEYS = (
     "connector", "qid", "title", "category", "severity_level", "cves", "cvss_v3_base",
     "published_date", "open_findings", "affected_assets",
 )  # fmt: skip
 KEYS = {"assets": ASSET_KEYS, "findings": FINDING_KEYS, "weaknesses": WEAKNESS_KEYS}
-FORMATS = ("jsonl", "csv", "json")
+KB_TEXT_KEYS = ("description", "impact", "solution")  # HTML in the Knowledge Base
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def shape(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored row as its export record: contract keys, ids as strings, dates formatted."""
+def shape(kind: str, row: Mapping[str, Any], *, plain_text: bool = False) -> dict[str, Any]:
+    """A stored row as its export record: contract keys, ids as strings, dates formatted; with
+    `plain_text`, the KB's HTML description, impact and solution as plain text."""
     record: dict[str, Any] = {}
     for key in KEYS[kind]:
         if key == "id":
@@ -43,47 +46,10 @@ def shape(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
             value = row["asset_key"]
         else:
             value = row.get(key)
+        if plain_text and key in KB_TEXT_KEYS and isinstance(value, str):
+            value = html_to_text(value)
         record[key] = format_datetime(value) if isinstance(value, datetime) else value
     return record
-
-
-def write(kind: str, rows: Iterable[Mapping[str, Any]], fmt: str, out: TextIO) -> int:
-    """Stream rows to `out` in the format; returns how many records were written."""
-    if fmt == "jsonl":
-        return _write_jsonl(kind, rows, out)
-    if fmt == "json":
-        return _write_json_array(kind, rows, out)
-    return _write_csv(kind, rows, out)
-
-
-def _write_jsonl(kind: str, rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
-    count = 0
-    for row in rows:
-        out.write(json.dumps(shape(kind, row), ensure_ascii=False))
-        out.write("\n")
-        count += 1
-    return count
-
-
-def _write_json_array(kind: str, rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
-    count = 0
-    out.write("[")
-    for row in rows:
-        out.write(",\n" if count else "\n")
-        out.write(json.dumps(shape(kind, row), ensure_ascii=False))
-        count += 1
-    out.write("\n]\n" if count else "]\n")
-    return count
-
-
-def _write_csv(kind: str, rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
-    writer = csv.writer(out)
-    writer.writerow(KEYS[kind])
-    count = 0
-    for row in rows:
-        writer.writerow([csv_cell(v) for v in shape(kind, row).values()])
-        count += 1
-    return count
 
 
 def csv_cell(value: Any) -> str:
