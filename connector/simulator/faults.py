@@ -32,6 +32,26 @@ class FaultKind(StrEnum):
     """Sleep `seconds`, then answer normally."""
     KB_REFUSED = "kb_refused"
     """KB only: SIMPLE_RETURN `code` (2001 expired account, HTTP 200; 1905 bad value, HTTP 400)."""
+    ENDS_EARLY = "ends_early"
+    """Listing: the page's records, but `hasMoreRecords=false` and no lastId although more
+    records match (the listing ends early)."""
+    ENDS_EMPTY = "ends_empty"
+    """Listing: an empty answer (`<count>0</count>`, no data, as a real empty search) although
+    records match."""
+    ENDLESS_EMPTY = "endless_empty"
+    """Listing: an empty `<data/>` page claiming `hasMoreRecords=true` with an advancing lastId;
+    fires on every matching page from `on_call` on (`every` is implied): a broken server that
+    makes a naive client page forever."""
+    REPEAT_PAGE = "repeat_page"
+    """Listing: the previous page of the same listing again (same records, same lastId), so a
+    client following lastId loops; the first page of a listing has none and is answered normally."""
+
+
+LISTING_FAULTS = frozenset(
+    {FaultKind.ENDS_EARLY, FaultKind.ENDS_EMPTY, FaultKind.ENDLESS_EMPTY, FaultKind.REPEAT_PAGE}
+)
+"""Faults that bend a search page's content; they hit web app and finding searches only (not
+gets or counts), so use them with endpoint "finding", "webapp" or "any"."""
 
 
 ENDPOINTS = frozenset({"webapp", "finding", "kb", "count", "version", "any"})
@@ -73,9 +93,14 @@ class Fault:
             raise ValueError(f"unknown fault endpoint {self.endpoint!r}; use {sorted(ENDPOINTS)}")
         if self.on_call < 1 or self.times < 1:
             raise ValueError("on_call and times are 1 or more")
+        if self.kind == FaultKind.ENDLESS_EMPTY:
+            self.every = True
 
-    def matches(self, category: str) -> bool:
+    def matches(self, category: str, endpoint: str = "") -> bool:
+        """Whether a call to `endpoint` (e.g. finding_search) of `category` is one to count."""
         if self.kind == FaultKind.KB_REFUSED and category != "kb":
+            return False
+        if self.kind in LISTING_FAULTS and not endpoint.endswith("_search"):
             return False
         return self.endpoint in ("any", category)
 
@@ -103,7 +128,7 @@ class FaultCall:
 
 
 def apply_fault(fault: Fault, call: FaultCall) -> Reply:
-    """The reply a call gets under `fault`."""
+    """The reply a call gets under `fault` (not a listing fault: `listing.bend_page` does those)."""
     return _BUILDERS[FaultKind(fault.kind)](fault, call)
 
 

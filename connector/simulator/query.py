@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from xml.parsers.expat import ExpatError
 
 import xmltodict
 
-from connector.simulator.dataset import FINDING_TYPES, STATUSES, Criterion
+from connector.simulator.records import FINDING_TYPES, STATUSES, Criterion
 
 _LONG_OPS = frozenset({"EQUALS", "NOT EQUALS", "GREATER", "LESSER", "IN"})
 _ENUM_OPS = frozenset({"EQUALS", "NOT EQUALS", "IN"})
 _TEXT_OPS = frozenset({"EQUALS", "NOT EQUALS", "CONTAINS"})
+_DATE_OPS = frozenset({"GREATER", "LESSER"})
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 FieldSpec = tuple[str, frozenset[str]]
-"""(value kind, operators allowed); kind is `long`, `text`, `type` or `status`."""
+"""(value kind, operators allowed); kind is `long`, `text`, `date`, `type` or `status`."""
 
 FINDING_FIELDS: dict[str, FieldSpec] = {
     "id": ("long", _LONG_OPS),
@@ -23,7 +26,16 @@ FINDING_FIELDS: dict[str, FieldSpec] = {
     "webApp.id": ("long", _ENUM_OPS),
     "type": ("type", _ENUM_OPS),
     "status": ("status", _ENUM_OPS),
+    "firstDetectedDate": ("date", _DATE_OPS),
+    "lastDetectedDate": ("date", _DATE_OPS),
+    "lastTestedDate": ("date", _DATE_OPS),
+    "ignoredDate": ("date", _DATE_OPS),
+    "fixedDate": ("date", _DATE_OPS),
+    "updatedDate": ("date", _DATE_OPS),
 }
+"""The finding filters the simulator answers. Real Qualys documents more (name, url, cwe.id...),
+and does not document `updatedDate` as a filter: `Simulator(updated_date_filter=False)` refuses
+it, as a Qualys that does not support it would."""
 WEBAPP_FIELDS: dict[str, FieldSpec] = {
     "id": ("long", _LONG_OPS),
     "name": ("text", _TEXT_OPS),
@@ -82,6 +94,17 @@ def parse_long(text: str, field: str) -> int:
         ) from None
 
 
+def parse_date(text: str, field: str) -> datetime:
+    """A UTC `YYYY-MM-DDTHH:MM:SSZ` date, the only format Qualys filters take."""
+    try:
+        return datetime.strptime(text.strip(), DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidRequest(
+            f"Criteria: Invalid value format for criteria '{field}' ({text.strip()}).",
+            "Specify criteria value(s) as Date in the format YYYY-MM-DDTHH:MM:SSZ (UTC).",
+        ) from None
+
+
 def _int_pref(prefs: object, name: str, default: int, low: int, high: int) -> int:
     value = prefs.get(name) if isinstance(prefs, dict) else None
     if value is None:
@@ -117,10 +140,12 @@ def _criterion(item: object, fields: dict[str, FieldSpec]) -> Criterion:
             "Use one of: " + ", ".join(sorted(operators)) + ".",
         )
     parts = [p.strip() for p in text.split(",")] if operator == "IN" else [text.strip()]
-    values: list[int | str] = []
+    values: list[int | str | datetime] = []
     for part in parts:
         if kind == "long":
             values.append(parse_long(part, field))
+        elif kind == "date":
+            values.append(parse_date(part, field))
         elif kind in _ENUMS:
             if part not in _ENUMS[kind]:
                 raise InvalidRequest(

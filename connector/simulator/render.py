@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from connector.simulator.dataset import Cvss3, FindingRecord, KbEntry, Reference, WebAppRecord
+from connector.simulator.records import Cvss3, FindingRecord, KbEntry, Reference, WebAppRecord
 from connector.simulator.xmlout import cdata, esc
 
 
+@lru_cache(maxsize=1 << 16)
 def qualys_date(value: datetime) -> str:
-    """`YYYY-MM-DDTHH:MM:SSZ`, the only date format Qualys uses."""
+    """`YYYY-MM-DDTHH:MM:SSZ`, the only date format Qualys uses (cached: dates repeat a lot)."""
     return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
@@ -90,6 +92,7 @@ def _references(tag: str, item: str, refs: tuple[Reference, ...]) -> str:
     return "".join(p)
 
 
+@lru_cache(maxsize=4096)
 def _cvss_v3(c: Cvss3) -> str:
     return (
         f"      <cvssV3>\n        <base>{c.base}</base>\n"
@@ -139,16 +142,23 @@ def render_finding(f: FindingRecord, verbose: bool) -> str:
 
 def _classifications(f: FindingRecord) -> str:
     """cwe, owasp, wasc and resultList: the verbose elements before `severity`."""
+    return _cwe_owasp_wasc(f.cwe, f.owasp, f.wasc) + _result_list(f)
+
+
+@lru_cache(maxsize=4096)
+def _cwe_owasp_wasc(
+    cwe: tuple[int, ...], owasp: tuple[Reference, ...], wasc: tuple[Reference, ...]
+) -> str:
+    """The same for every finding of a QID, so rendered once per QID."""
     p: list[str] = []
-    p.append(f"      <cwe>\n        <count>{len(f.cwe)}</count>\n")
-    if f.cwe:
+    p.append(f"      <cwe>\n        <count>{len(cwe)}</count>\n")
+    if cwe:
         p.append("        <list>\n")
-        p.extend(f"          <long>{c}</long>\n" for c in f.cwe)
+        p.extend(f"          <long>{c}</long>\n" for c in cwe)
         p.append("        </list>\n")
     p.append("      </cwe>\n")
-    p.append(_references("owasp", "OWASP", f.owasp))
-    p.append(_references("wasc", "WASC", f.wasc))
-    p.append(_result_list(f))
+    p.append(_references("owasp", "OWASP", owasp))
+    p.append(_references("wasc", "WASC", wasc))
     return "".join(p)
 
 
