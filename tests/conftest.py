@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
+import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from connector.store.database import create_engine_for, head_revision, upgrade
 from connector.store.schema import metadata
-from tests.support import Tenant, make_tenant
+from tests.support import Tenant, make_tenant, write_config
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "qualys" / "samples"
 
@@ -149,3 +152,67 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def tenant(engine: Engine, db_url: str) -> Tenant:
     """A small simulated Qualys tenant whose syncs write to `engine` (SQLite and PostgreSQL)."""
     return make_tenant(engine, db_url)
+
+
+@pytest.fixture
+def synced(engine: Engine, db_url: str) -> Tenant:
+    """The small simulated tenant, synced once (findings Active and Fixed, KB entries stored)."""
+    tenant = make_tenant(engine, db_url)
+    tenant.sync()
+    return tenant
+
+
+@pytest.fixture
+def offline_config(tmp_path: Path, db_url: str) -> Path:
+    """A config file for commands that read the store only (its Qualys URL is never called)."""
+    return write_config(tmp_path, "http://unused.test", db_url)
+
+
+# --- a second SQLite writer -------------------------------------------------------------------
+class WriterWaitLines(logging.Handler):
+    """The store's lines about waiting for another process's write transaction."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+        self.waiting = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        if "is locked by another process's write transaction" in record.getMessage():
+            self.waiting.set()
+
+
+@pytest.fixture
+def writer_wait_lines() -> Iterator[WriterWaitLines]:
+    """The writer wait's log lines, collected while the test runs."""
+    handler = WriterWaitLines()
+    logger = logging.getLogger("connector.store.writerwait")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+@pytest.fixture
+def other_writer(db_url: str) -> Iterator[sqlite3.Connection]:
+    """A second connection holding the SQLite file's write lock (BEGIN IMMEDIATE and one
+    write), as a long import does; the test commits it when it wants the lock freed."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("a second writer holding the file's lock is a SQLite matter")
+    holder = sqlite3.connect(str(sa.make_url(db_url).database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute(
+        "INSERT INTO connector_state (connector, name, value, updated_at) VALUES (?, ?, ?, ?)",
+        ("another-connector", "the-import", "{}", "2025-01-01T00:00:00+00:00"),
+    )
+    try:
+        yield holder
+    finally:
+        if holder.in_transaction:
+            holder.rollback()
+        holder.close()

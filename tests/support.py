@@ -137,15 +137,18 @@ class Tenant:
         at: datetime | None = None,
         transport: httpx.BaseTransport | None = None,
         config: Config | None = None,
+        full: bool = False,
         **sync_settings: Any,
     ) -> SyncReport:
-        """One sync with the clock at `at` (default: the tenant's now)."""
+        """One sync with the clock at `at` (default: the tenant's now); `full` forces a full one."""
         config = config or self.config
         if sync_settings:
             config = replace(config, sync=replace(config.sync, **sync_settings))
         clock: Callable[[], datetime] = lambda: at or self.now  # noqa: E731
         with self.client(transport, config) as client:
-            return run_sync(config, self.engine, client, clock=clock)
+            return run_sync(
+                config, self.engine, client, host="test-host", pid=4242, clock=clock, full=full
+            )
 
     def expected_ids(self, types: tuple[str, ...] = SYNCED_TYPES) -> set[str]:
         """The ids of the simulated findings a sync of these types stores."""
@@ -171,7 +174,9 @@ class Tenant:
         return replace(self, config=config, real_socket=True)
 
 
-def write_config(tmp_path: Path, api_url: str, db_url: str, extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path, api_url: str, db_url: str, extra: str = "", *, page_size: int = PAGE_SIZE
+) -> Path:
     """A config file for the CLI; the password comes from QUALYS_PASSWORD."""
     path = tmp_path / "config.toml"
     path.write_text(
@@ -179,7 +184,7 @@ def write_config(tmp_path: Path, api_url: str, db_url: str, extra: str = "") -> 
 [qualys]
 api_url = "{api_url}"
 username = "{USERNAME}"
-page_size = {PAGE_SIZE}
+page_size = {page_size}
 retry_max_attempts = 2
 retry_max_wait_seconds = 5
 [database]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
+import sqlalchemy as sa
 
 from connector.config import PLATFORMS, Secret, load_config, resolve_config_path
 from connector.errors import ConfigError, ExitCode
@@ -265,3 +267,248 @@ def test_secret_hides_itself() -> None:
     secret = Secret("hunter2")
     assert "hunter2" not in f"{secret} {secret!r}"
     assert secret == Secret("hunter2")
+
+
+# --- hostile values: one problem each, never a traceback, never a credential ------------------
+SECRETS = ("ApiS3cret", "Pr0xyS3cret", "DbS3cret")
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("timeout_seconds = nan", "qualys.timeout_seconds nan"),
+        ("timeout_seconds = inf", "qualys.timeout_seconds inf"),
+        ("timeout_seconds = -inf", "qualys.timeout_seconds -inf"),
+        ("timeout_seconds = 1e12", "qualys.timeout_seconds 1000000000000.0"),
+        ("retry_max_wait_seconds = nan", "qualys.retry_max_wait_seconds nan"),
+        ("retry_max_wait_seconds = inf", "qualys.retry_max_wait_seconds inf"),
+        ("retry_max_attempts = 100000000000000000000", "qualys.retry_max_attempts"),
+    ],
+)
+def test_non_finite_and_huge_numbers_in_the_file_are_problems(
+    tmp_path: Path, line: str, key: str
+) -> None:
+    """nan, inf and numbers no socket or timer accepts (TOML allows them) are one problem each."""
+    found = problems(write(tmp_path, MINIMAL + line + "\n"), ENV)
+    assert len(found) == 1, found
+    assert found[0].startswith(key)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e999"])
+@pytest.mark.parametrize("key", ["TIMEOUT_SECONDS", "RETRY_MAX_WAIT_SECONDS"])
+def test_non_finite_numbers_in_the_environment_are_problems(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    """CONNECTOR_QUALYS_TIMEOUT_SECONDS=nan (or inf) is refused with the variable's name."""
+    found = problems(write(tmp_path, MINIMAL), {**ENV, f"CONNECTOR_QUALYS_{key}": value})
+    assert found == [f"CONNECTOR_QUALYS_{key}={value!r} is not a number"]
+
+
+def test_retention_beyond_any_date_is_a_problem(tmp_path: Path) -> None:
+    """A retention of a billion days (a date before year 1) is refused, not an overflow later."""
+    found = problems(write(tmp_path, MINIMAL + "[sync]\nasset_retention_days = 1000000000\n"), ENV)
+    assert found == ["sync.asset_retention_days 1000000000 is out of range 1..36500"]
+
+
+def test_an_empty_proxy_variable_means_no_proxy(tmp_path: Path) -> None:
+    """`CONNECTOR_QUALYS_PROXY=` (and an empty proxy or CA bundle in the file) means none,
+    like an empty HTTPS_PROXY for curl: no problem, no proxy, even over the file's proxy."""
+    with_proxy = write(tmp_path, MINIMAL + 'proxy = "http://proxy.internal:3128"\n')
+    assert load_config(with_proxy, ENV).qualys.proxy == "http://proxy.internal:3128"
+    environ = {**ENV, "CONNECTOR_QUALYS_PROXY": "", "CONNECTOR_QUALYS_CA_BUNDLE": " "}
+    config = load_config(with_proxy, environ)
+    assert (config.qualys.proxy, config.qualys.ca_bundle) == (None, None)
+    assert load_config(None, {**environ, "QUALYS_USERNAME": "u"}).qualys.proxy is None
+    empty_in_file = write(tmp_path, MINIMAL + 'proxy = ""\nca_bundle = ""\napi_url = ""\n')
+    config = load_config(empty_in_file, ENV)
+    assert (config.qualys.proxy, config.qualys.ca_bundle) == (None, None)
+    assert config.qualys.api_url == PLATFORMS["US1"]
+
+
+def test_an_empty_variable_for_a_key_with_a_default_is_still_a_problem(tmp_path: Path) -> None:
+    """An empty CONNECTOR_DATABASE_URL is refused, not silently replaced by the default file."""
+    found = problems(write(tmp_path, MINIMAL), {**ENV, "CONNECTOR_DATABASE_URL": ""})
+    assert len(found) == 1
+    assert found[0].startswith("database.url must start with sqlite:///")
+
+
+URL_CASES = [
+    pytest.param(
+        "qualys",
+        'api_url = "https://apiuser:ApiS3cret@qualysapi.example"',
+        "qualys.api_url 'https://********@qualysapi.example' carries a user name or password",
+        id="api-url-credentials",
+    ),
+    pytest.param(
+        "qualys",
+        'api_url = "ftp://qualysapi.example"',
+        "qualys.api_url 'ftp://qualysapi.example' must start with https:// or http://",
+        id="api-url-scheme",
+    ),
+    pytest.param(
+        "qualys",
+        'api_url = "https://qualysapi.example:443x"',
+        "qualys.api_url https://... is not a valid URL",
+        id="api-url-port",
+    ),
+    pytest.param(
+        "qualys",
+        'api_url = "https:///qps"',
+        "qualys.api_url 'https:///qps' names no host and port",
+        id="api-url-no-host",
+    ),
+    pytest.param(
+        "qualys",
+        'proxy = "gopher://puser:Pr0xyS3cret@proxy:3128"',
+        "qualys.proxy 'gopher://********@proxy:3128' must start with http:// or https://",
+        id="proxy-scheme-with-credentials",
+    ),
+    pytest.param(
+        "qualys",
+        'proxy = "puser:Pr0xyS3cret@proxy:3128"',
+        "qualys.proxy is not a URL: write it like http://proxy:3128",
+        id="proxy-without-scheme",
+    ),
+    pytest.param(
+        "qualys",
+        'proxy = "http://puser:Pr0xyS3cret@proxy:port"',
+        "qualys.proxy http://... is not a valid URL",
+        id="proxy-port",
+    ),
+    pytest.param(
+        "qualys",
+        'proxy = "http://puser:Pr0xy/S3cret"',
+        "qualys.proxy http://... is not a valid URL",  # no @, yet what looks like a password
+        id="proxy-no-host-password-shaped",
+    ),
+    pytest.param(
+        "qualys",
+        'proxy = "http://proxy:3128\\n"',
+        "qualys.proxy 'http://proxy:3128\\n' contains spaces or control characters",
+        id="proxy-newline",
+    ),
+    pytest.param(
+        "database",
+        'url = "postgresql+psycopg://dbuser:DbS3cret@db:abc/connector"',
+        "database.url 'postgresql+psycopg://********@db:abc/connector' has a port that is not",
+        id="database-port",
+    ),
+    pytest.param(
+        "database",
+        'url = "postgresql+psycopg://dbuser:DbS3cret@db:99999/connector"',
+        "database.url 'postgresql+psycopg://********@db:99999/connector' has a port that is not",
+        id="database-port-range",
+    ),
+    pytest.param(
+        "database",
+        'url = "mysql://dbuser:DbS3cret@db/connector"',
+        "database.url must start with sqlite:/// or postgresql+psycopg:// (got mysql://...)",
+        id="database-scheme",
+    ),
+    pytest.param(
+        "database",
+        'url = "postgresql+asyncpg://dbuser:DbS3cret@db/connector"',
+        "database.url must start with sqlite:/// or postgresql+psycopg:// "
+        "(got postgresql+asyncpg://...)",
+        id="database-driver",
+    ),
+    pytest.param(
+        "database",
+        'url = "dbuser:DbS3cret@db/connector"',
+        "database.url must start with sqlite:/// or postgresql+psycopg:// " "(got no URL scheme)",
+        id="database-no-scheme",
+    ),
+    pytest.param(
+        "database",
+        'url = "postgresql+psycopg://dbuser:Db@S3cret@db/connector"',
+        "database.url 'postgresql+psycopg://********@db/connector': write an @",
+        id="database-at-in-password",
+    ),
+    pytest.param(
+        "database",
+        'url = "sqlite://data/connector.db"',
+        "database.url 'sqlite://data/connector.db' names a host",
+        id="sqlite-two-slashes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("section", "line", "expected"), URL_CASES)
+def test_bad_urls_are_one_problem_without_the_credentials(
+    tmp_path: Path, section: str, line: str, expected: str
+) -> None:
+    """Each malformed or unsupported URL is one problem naming it, with its credentials masked."""
+    body = MINIMAL + line + "\n" if section == "qualys" else f"{MINIMAL}[{section}]\n{line}\n"
+    found = problems(write(tmp_path, body), ENV)
+    assert len(found) == 1, found
+    assert found[0].startswith(expected), found[0]
+    assert not any(secret in found[0] for secret in ("S3cret", "Pr0xy", "DbS3"))
+
+
+def test_every_hostile_value_is_listed_at_once(tmp_path: Path) -> None:
+    """nan, inf, URLs with credentials and bad schemes, a bad database port: all in one error,
+    and no password in its message."""
+    path = write(
+        tmp_path,
+        """
+[qualys]
+username = "u"
+api_url = "ftp://apiuser:ApiS3cret@qualysapi.example"
+proxy = "gopher://puser:Pr0xyS3cret@proxy:3128"
+timeout_seconds = nan
+retry_max_wait_seconds = inf
+[database]
+url = "postgresql+psycopg://dbuser:DbS3cret@db:abc/x"
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ENV)
+    found = info.value.problems
+    assert [p.split(" ")[0] for p in found] == [
+        "qualys.api_url",  # scheme
+        "qualys.api_url",  # credentials
+        "qualys.proxy",
+        "qualys.timeout_seconds",
+        "qualys.retry_max_wait_seconds",
+        "database.url",
+    ]
+    assert not any(secret in str(info.value) for secret in SECRETS)
+
+
+ACCEPTED_PROXIES = [
+    "http://proxy:3128",
+    "https://proxy.example",
+    "http://user:p%40ss@proxy:8080",
+    "http://user:p@ss@proxy:8080",  # the last @ ends the credentials, for httpx and urllib alike
+    "http://[::1]:3128",
+    "socks5://proxy:1080",
+]
+ACCEPTED_DATABASES = [
+    "sqlite:///data/connector.db",
+    "sqlite:////abs/connector.db",
+    "sqlite://",
+    "sqlite+pysqlite:///x.db",
+    "postgresql://u@h/db",
+    "postgresql+psycopg://user:p%40ss@db.internal:5432/qualys?sslmode=require",
+    "postgresql+psycopg://u@[::1]:5432/db",
+    "postgresql+psycopg:///db?host=/var/run/postgresql",
+]
+
+
+@pytest.mark.parametrize("proxy", ACCEPTED_PROXIES)
+def test_accepted_proxies_are_ones_httpx_takes(tmp_path: Path, proxy: str) -> None:
+    """A proxy URL that passes validation is one httpx can use (no failure left for later)."""
+    config = load_config(write(tmp_path, MINIMAL + f'proxy = "{proxy}"\n'), ENV)
+    assert config.qualys.proxy == proxy
+    assert httpx.URL(proxy).host
+    if not proxy.startswith("socks"):  # SOCKS needs the optional socksio package
+        httpx.Client(proxy=proxy).close()
+
+
+@pytest.mark.parametrize("url", ACCEPTED_DATABASES)
+def test_accepted_database_urls_are_ones_sqlalchemy_parses(tmp_path: Path, url: str) -> None:
+    """A database URL that passes validation parses in SQLAlchemy, port and all."""
+    config = load_config(write(tmp_path, f'{MINIMAL}[database]\nurl = "{url}"\n'), ENV)
+    assert config.database_url == url
+    parsed = sa.make_url(url)
+    assert parsed.get_backend_name() in ("sqlite", "postgresql")

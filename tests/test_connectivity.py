@@ -231,21 +231,126 @@ def test_unreachable_server_fails_api_server_check(
     assert len(fake.requests) == 1  # the probe does not retry
 
 
-def test_proxy_refusal_is_named(tmp_path: Path, db_url: str) -> None:
-    """A proxy that refuses the tunnel is named with the setting to fix."""
-
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ProxyError("407 Proxy Authentication Required", request=request)
-
-    fake = FakeQualys().add("GET", "/", refuse)
-    config = write_config(tmp_path, db_url, extra="")
+def with_proxy(config: Path, proxy: str) -> Path:
     text = config.read_text().replace(
-        'username = "acme_ab12"', 'username = "acme_ab12"\nproxy = "http://proxy.internal:3128"'
+        'username = "acme_ab12"', f'username = "acme_ab12"\nproxy = "{proxy}"'
     )
     config.write_text(text)
+    return config
+
+
+def _proxy_error(text: str) -> object:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ProxyError(text, request=request)  # what httpx raises for a refused CONNECT
+
+    return refuse
+
+
+@pytest.mark.parametrize(
+    ("proxy", "answer", "words"),
+    [
+        pytest.param(
+            "http://proxy.internal:3128",
+            _proxy_error("407 Proxy Authentication Required"),
+            "the proxy at http://proxy.internal:3128 requires credentials (HTTP 407 Proxy "
+            "Authentication Required): give them in qualys.proxy (or CONNECTOR_QUALYS_PROXY) as "
+            "http://user:password@proxy.internal:3128",
+            id="connect-407-no-credentials",
+        ),
+        pytest.param(
+            "http://puser:Pr0xyS3cret@proxy.internal:3128",
+            _proxy_error("407 Proxy Authentication Required"),
+            "the proxy at http://proxy.internal:3128 refused the proxy credentials (HTTP 407",
+            id="connect-407-wrong-credentials",
+        ),
+        pytest.param(
+            "http://puser:Pr0xyS3cret@proxy.internal:3128",
+            httpx.Response(407, headers={"proxy-authenticate": 'Basic realm="corp"'}),
+            "the proxy at http://proxy.internal:3128 refused the proxy credentials (HTTP 407",
+            id="forwarded-407-wrong-credentials",
+        ),
+        pytest.param(
+            "http://proxy.internal:3128",
+            _proxy_error("403 Forbidden"),
+            "the proxy at http://proxy.internal:3128 refused to connect to "
+            "qualysapi.example.test (403 Forbidden): check qualys.proxy",
+            id="connect-403",
+        ),
+    ],
+)
+def test_proxy_refusals_are_named_as_the_proxy(
+    tmp_path: Path, db_url: str, proxy: str, answer: object, words: str
+) -> None:
+    """A proxy that refuses (407 for a tunnel or a forwarded call, or any other refusal) fails
+    'api server' as the proxy's doing, exit 3, never as Qualys rejecting credentials; the proxy
+    password is never printed."""
+    fake = FakeQualys().add("GET", "/", answer)  # type: ignore[arg-type]
+    config = with_proxy(write_config(tmp_path, db_url), proxy)
     code, out = run(config, fake)
     assert code == 3
-    assert "proxy http://proxy.internal:3128 refused" in lines(out)["api server"]
+    assert lines(out)["api server"].startswith(
+        "FAILED: cannot reach https://qualysapi.example.test"
+    )
+    assert words in lines(out)["api server"]
+    assert "rejected the credentials" not in out
+    assert "Pr0xyS3cret" not in out
+    assert len(fake.requests) == 1
+
+
+def test_a_407_without_a_configured_proxy_names_the_proxy_in_the_way(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A 407 when no proxy is configured (a transparent proxy on the way) says a proxy wants
+    credentials and how to give them, not that Qualys refused anything."""
+    fake = FakeQualys().add("GET", "/", httpx.Response(407))
+    code, out = run(write_config(tmp_path, db_url), fake)
+    assert code == 3
+    assert (
+        "a proxy between this host and Qualys demands credentials (HTTP 407 Proxy Authentication "
+        "Required) but qualys.proxy is not set"
+    ) in lines(out)["api server"]
+
+
+def test_a_proxy_407_on_an_authenticated_call_is_not_a_qualys_refusal(
+    samples: Path, tmp_path: Path, db_url: str
+) -> None:
+    """A 407 on the credentials check (the probe got through) names the proxy and is not
+    retried: a proxy account locks like any other."""
+    fake = healthy(samples)
+    fake.routes[("GET", VERSION)] = [httpx.Response(407)]
+    config = with_proxy(write_config(tmp_path, db_url), "http://puser:Pr0xyS3cret@proxy:3128")
+    code, out = run(config, fake)
+    assert code == 3
+    assert lines(out)["credentials"].startswith(
+        "FAILED: GET https://qualysapi.example.test/qps/rest/portal/version failed: the proxy at "
+        "http://proxy:3128 refused the proxy credentials"
+    )
+    assert "Pr0xyS3cret" not in out
+    assert fake.paths().count(VERSION) == 1
+
+
+LOGIN_PAGE = """<!doctype html><html><head><title>Sign in - Guest Wi-Fi</title></head><body>
+<form method="post" action="/login"><input name="user"><input type="password" name="pw">
+<button>Sign in</button></form></body></html>"""
+
+
+def test_a_login_page_is_named_as_such_not_as_maintenance(
+    samples: Path, tmp_path: Path, db_url: str
+) -> None:
+    """A captive portal answering 200 text/html with a login form fails 'credentials' as a login
+    page in the way (exit 3), at once: not retried as if Qualys were in maintenance."""
+    fake = healthy(samples)
+    page = httpx.Response(200, text=LOGIN_PAGE, headers={"content-type": "text/html"})
+    fake.routes[("GET", VERSION)] = [page]
+    code, out = run(write_config(tmp_path, db_url), fake)
+    assert code == 3
+    detail = lines(out)["credentials"]
+    assert detail.startswith(
+        "FAILED: GET https://qualysapi.example.test/qps/rest/portal/version was answered by an "
+        "HTML login page (HTTP 200), not by the Qualys API: a captive portal"
+    )
+    assert "maintenance" not in out
+    assert fake.paths().count(VERSION) == 1
 
 
 def test_missing_permission_fails_search_but_still_checks_kb(
@@ -282,18 +387,28 @@ def test_kb_check_skipped_when_not_pulled(samples: Path, tmp_path: Path, db_url:
     assert KB not in [r.url.path for r in fake.requests]
 
 
-def test_missing_sqlite_database_is_not_created(samples: Path, tmp_path: Path) -> None:
-    """A missing SQLite file fails 'database' with advice, and the check does not create it."""
+def test_missing_sqlite_database_is_a_warning_and_not_created(
+    samples: Path, tmp_path: Path
+) -> None:
+    """A new setup (no SQLite file yet) passes with a warning that the first sync creates it, and
+    the check does not create the file."""
     missing = tmp_path / "nowhere" / "connector.db"
     code, out = run(write_config(tmp_path, f"sqlite:///{missing}"), healthy(samples))
-    assert code == 1
-    assert "run `connector db upgrade`" in lines(out)["database"]
+    assert code == 0
+    assert lines(out)["database"] == (
+        f"warning: no database yet (the first sync creates it): {missing}"
+    )
+    assert "connectivity OK: 6 check(s) passed (1 with a warning)" in out
     assert not missing.exists()
     assert not missing.parent.exists()
+    code, out = run(write_config(tmp_path, f"sqlite:///{missing}"), healthy(samples), as_json=True)
+    database = next(c for c in json.loads(out)["checks"] if c["name"] == "database")
+    assert (code, database["status"], database["ok"]) == (0, "warning", True)
 
 
-def test_unmigrated_database_fails(samples: Path, tmp_path: Path) -> None:
-    """An existing but empty database is reachable yet not current: FAILED, exit 1."""
+def test_unmigrated_database_is_a_warning(samples: Path, tmp_path: Path) -> None:
+    """An existing but empty database is reachable and not yet created by a sync: a warning,
+    exit 0."""
     path = tmp_path / "empty.db"
     url = f"sqlite:///{path}"
     engine = create_engine_for(url)
@@ -301,8 +416,8 @@ def test_unmigrated_database_fails(samples: Path, tmp_path: Path) -> None:
         pass
     engine.dispose()
     code, out = run(write_config(tmp_path, url), healthy(samples))
-    assert code == 1
-    assert "the database is empty" in lines(out)["database"]
+    assert code == 0
+    assert lines(out)["database"].startswith("warning: no database yet (the first sync creates it)")
 
 
 def test_unreachable_postgres_fails_database(samples: Path, tmp_path: Path) -> None:

@@ -35,3 +35,4 @@ def test_demo_syncs_twice_and_exports(tmp_path: Path) -> None:
     assert len(exported) == 3
     assert all(record["source"] == "api" for record in exported)
     assert (tmp_path / "demo.db").exists()
+    assert "CONNECTOR_WEB_PASSWORD" in text and "http://127.0.0.1:8080" in text, "the console hint"

@@ -1,26 +1,44 @@
-"""The Dockerfile installs what pyproject.toml declares and runs the declared entry point.
+"""The Dockerfile and deploy/kubernetes.yaml, linted for what ops people rely on: a pinned base
+image, dependencies at the exact versions the tests run with, a numeric non-root user, the health
+probe on the listen setting, a seccomp profile, no service-account token, a Service, and a
+PodMonitor to uncomment.
 
-No Docker engine is available here, so the Dockerfile is read as data: its instructions are
-parsed, and the files it copies are copied into a temporary directory where setuptools must find
-exactly the packages it finds in the repository.
+No Docker engine or cluster is available here, so both files are read as data: the Dockerfile's
+instructions are parsed (and the files it copies are copied into a temporary directory where
+setuptools must find exactly the packages it finds in the repository), the manifest is loaded
+with a YAML parser.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 import tomllib
+from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from setuptools import find_packages
 
 from connector.cli import build_parser
+from connector.service.health import HealthServer
+from connector.service.metrics import ServiceMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 DEPLOYMENT_DOC = ROOT / "README.md"
+CONSTRAINTS = ROOT / "constraints.txt"
+KUBERNETES = ROOT / "deploy" / "kubernetes.yaml"
+UID = "10001"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -70,10 +88,50 @@ def copied_sources() -> list[str]:
     return sources
 
 
-def test_base_image_is_slim_python_matching_requires_python() -> None:
-    """FROM python:3.11-slim, a Python pyproject.toml accepts."""
-    assert only("FROM") == "python:3.11-slim"
+def test_base_image_is_pinned_to_the_python_the_tests_run_on() -> None:
+    """FROM names an exact Python release (or a digest) of the minor version the tests run on,
+    which pyproject.toml accepts."""
+    image = only("FROM")
+    match = re.fullmatch(r"python:(\d+)\.(\d+)\.(\d+)-slim(-\w+)?(@sha256:[0-9a-f]{64})?", image)
+    assert match, f"{image} is not pinned to an exact version"
+    assert (int(match[1]), int(match[2])) == sys.version_info[:2]
     assert pyproject()["project"]["requires-python"] == ">=3.11"
+
+
+def pinned() -> dict[str, str]:
+    """constraints.txt: canonical name -> exact version."""
+    pins: dict[str, str] = {}
+    for raw in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep, f"constraints.txt line {line!r} is not an exact pin"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_dependencies_install_from_the_constraints_the_tests_use() -> None:
+    """The image installs with constraints.txt, `make` installs the test environment with the
+    same file, and this test environment has exactly those versions of every pinned package
+    that pyproject.toml asks for."""
+    steps = instructions()
+    assert ("RUN", "pip install --constraint constraints.txt .") in steps
+    assert "constraints.txt" in copied_sources()
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "pip install --quiet --constraint $(CONSTRAINTS) -e '.[test]'" in makefile
+    assert "CONSTRAINTS := constraints.txt" in makefile
+    pins = pinned()
+    project = pyproject()["project"]
+    wanted = [
+        Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]
+    ]
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pins[name], prereleases=True), requirement
+        assert metadata.version(name) == pins[name], f"{name}: tests run another version"
+    for extra in ("binary",):  # psycopg[binary]
+        assert canonicalize_name(f"psycopg-{extra}") in pins
 
 
 def test_the_copied_tree_holds_every_package_pyproject_declares(tmp_path: Path) -> None:
@@ -94,9 +152,14 @@ def test_the_copied_tree_holds_every_package_pyproject_declares(tmp_path: Path) 
 
 
 def test_the_package_is_installed_with_pip_from_the_copied_source() -> None:
-    """The install step is a plain `pip install .` after the source is copied (README quotes it)."""
+    """The install step is `pip install --constraint constraints.txt .` after the source is
+    copied (README quotes it)."""
     steps = instructions()
-    runs = [i for i, (kw, args) in enumerate(steps) if kw == "RUN" and args == "pip install ."]
+    runs = [
+        i
+        for i, (kw, args) in enumerate(steps)
+        if kw == "RUN" and args == "pip install --constraint constraints.txt ."
+    ]
     assert len(runs) == 1
     copies = [i for i, (kw, _) in enumerate(steps) if kw == "COPY"]
     assert copies
@@ -120,14 +183,14 @@ def test_entrypoint_is_the_console_script_and_cmd_is_serve() -> None:
     assert build_parser().parse_args(cmd).command == "serve"
 
 
-def test_runs_as_the_unprivileged_user_it_creates() -> None:
-    """USER is not root, and is the user the image creates, owning /data."""
-    user = only("USER")
-    assert user not in ("root", "0")
+def test_runs_as_the_numeric_unprivileged_user_it_creates() -> None:
+    """USER is the numeric uid:gid 10001 (verifiable by runAsNonRoot), the uid the image creates
+    and that owns /data."""
+    assert only("USER") == f"{UID}:{UID}"
     creating = [args for kw, args in instructions() if kw == "RUN" and "useradd" in args]
     assert creating
-    assert user in creating[0].split()
-    assert f"chown {user}:{user} /data" in creating[0]
+    assert f"--uid {UID}" in creating[0]
+    assert f"chown {UID}:{UID} /data" in creating[0]
 
 
 def test_volume_workdir_port_and_listen_agree() -> None:
@@ -142,20 +205,43 @@ def test_volume_workdir_port_and_listen_agree() -> None:
     assert values["CONNECTOR_QUALYS_PASSWORD_FILE"] == "/run/secrets/qualys_password"
 
 
-def test_healthcheck_requests_healthz_with_python() -> None:
-    """HEALTHCHECK runs python's urllib against /healthz on the exposed port."""
+def healthcheck_command() -> list[str]:
     check = only("HEALTHCHECK")
     assert "CMD" in check
-    command = json.loads(check.split("CMD", 1)[1])
+    command: list[str] = json.loads(check.split("CMD", 1)[1])
+    return command
+
+
+@pytest.fixture
+def health_server() -> Iterator[HealthServer]:
+    server = HealthServer("127.0.0.1", 0, metrics=ServiceMetrics(), readiness=lambda: None)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_healthcheck_probes_healthz_on_the_port_the_listen_setting_names(
+    health_server: HealthServer,
+) -> None:
+    """HEALTHCHECK runs python against /healthz on the port of CONNECTOR_SERVICE_LISTEN: it
+    passes against a live server there and fails where nothing listens."""
+    command = healthcheck_command()
     assert command[:2] == ["python", "-c"]
-    assert "urllib.request.urlopen('http://127.0.0.1:9108/healthz'" in command[2]
+    assert "/healthz" in command[2]
+    run = [sys.executable, "-c", command[2]]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env["CONNECTOR_SERVICE_LISTEN"] = f"0.0.0.0:{health_server.port}"
+    assert subprocess.run(run, env=env, check=False, timeout=30).returncode == 0
+    env["CONNECTOR_SERVICE_LISTEN"] = "0.0.0.0:9"  # discard port: nothing answers
+    failed = subprocess.run(run, env=env, check=False, timeout=30, capture_output=True)
+    assert failed.returncode != 0
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "docker build -t qualys-was-connector .",
-        "pip install .",
+        "pip install --constraint constraints.txt .",
         "COPY connector/ connector/",
         "/run/secrets/qualys_password",
         "CONNECTOR_DATABASE_URL",
@@ -167,6 +253,75 @@ def test_deployment_doc_quotes_the_dockerfile(text: str) -> None:
     assert text in DEPLOYMENT_DOC.read_text(encoding="utf-8")
     if text.startswith(("pip ", "COPY ")):
         assert text in DOCKERFILE.read_text(encoding="utf-8")
+
+
+# --- deploy/kubernetes.yaml ----------------------------------------------------------------------
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    documents = [d for d in yaml.safe_load_all(KUBERNETES.read_text(encoding="utf-8")) if d]
+    by_kind = {d["kind"]: d for d in documents}
+    assert len(by_kind) == len(documents), "one document per kind"
+    return by_kind
+
+
+def pod() -> dict[str, Any]:
+    spec: dict[str, Any] = manifests()["Deployment"]["spec"]["template"]["spec"]
+    return spec
+
+
+def container() -> dict[str, Any]:
+    (only_container,) = pod()["containers"]
+    result: dict[str, Any] = only_container
+    return result
+
+
+def test_kubernetes_pod_is_locked_down() -> None:
+    """The pod runs with the RuntimeDefault seccomp profile, without a service-account token,
+    as the image's numeric non-root user, with no privilege escalation and no capabilities."""
+    spec = pod()
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert str(spec["securityContext"]["runAsUser"]) == UID
+    assert str(spec["securityContext"]["runAsGroup"]) == UID
+    security = container()["securityContext"]
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_kubernetes_ports_probes_and_service_agree_with_the_listen_setting() -> None:
+    """The container port is the one CONNECTOR_SERVICE_LISTEN names, the probes ask /healthz and
+    /readyz on it, and the Service selects the pod and targets that port by name."""
+    env = {e["name"]: e.get("value") for e in container()["env"]}
+    port = int(env["CONNECTOR_SERVICE_LISTEN"].rpartition(":")[2])
+    (http,) = container()["ports"]
+    assert (http["name"], http["containerPort"]) == ("http", port)
+    assert container()["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container()["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    service = manifests()["Service"]
+    labels = manifests()["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["targetPort"] == "http"
+    assert service_port["port"] == port
+
+
+def test_kubernetes_example_has_a_podmonitor_to_uncomment() -> None:
+    """Uncommenting the PodMonitor block gives a Prometheus Operator PodMonitor that scrapes
+    /metrics on the pod's http port."""
+    lines = KUBERNETES.read_text(encoding="utf-8").splitlines()
+    start = lines.index("# apiVersion: monitoring.coreos.com/v1")
+    block = [line[2:] for line in lines[start:] if line.startswith("# ")]
+    monitor = yaml.safe_load("\n".join(block))
+    assert monitor["kind"] == "PodMonitor"
+    labels = manifests()["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "http", "path": "/metrics", "interval": "60s"}
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import re
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -53,3 +55,34 @@ def test_example_config_documents_every_key() -> None:
         assert body is not None, f"[{section}] missing from config.example.toml"
         for key in keys:
             assert f"{key}" in body, f"{section}.{key} not documented in config.example.toml"
+
+
+HINT = re.compile(r"`connector ([^`|{}\[\]]+)`")  # a command a message or help text tells to run
+
+
+def hints() -> list[str]:
+    found: set[str] = set()
+    for path in (ROOT / "connector").rglob("*.py"):
+        found.update(m.strip() for m in HINT.findall(path.read_text(encoding="utf-8")))
+    return sorted(h for h in found if not any(word.isupper() for word in h.split()))
+
+
+def test_the_walk_finds_the_hints() -> None:
+    """The hint scan below sees the messages' commands (guards against an empty parametrize)."""
+    assert {"db upgrade", "sync", "mappings create --help", "scans list"} <= set(hints())
+
+
+@pytest.mark.parametrize("hint", hints())
+def test_every_hinted_command_parses_as_printed(hint: str) -> None:
+    """Each `connector ...` command a message or help text suggests is a real command line."""
+    argv = shlex.split(hint)
+    if "--help" in argv:
+        with contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as done:
+            build_parser().parse_args(argv)
+        assert done.value.code == 0
+        return
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        try:
+            build_parser().parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"`connector {hint}` does not parse: {err.getvalue()}")

@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from connector.exports import csv_cell
 from tests.support import (
     Tenant,
-    make_tenant,
     run_cli,
-    write_config,
 )
 
 ASSET_KEYS = [
@@ -31,7 +28,7 @@ FINDING_KEYS = [
     "param", "status", "qualys_status", "ignored_reason", "severity", "severity_source",
     "qualys_severity", "cvss_v3_base", "cvss_v3_temporal", "attack_vector", "cwes", "owasp",
     "wasc", "first_seen", "last_seen", "fixed_at", "description", "impact", "solution",
-    "published_date", "source",
+    "published_date", "source", "ports", "fixed_reason", "kb_cvss_v3_base",
 ]  # fmt: skip
 WEAKNESS_KEYS = [
     "connector", "qid", "title", "category", "severity_level", "cves", "cvss_v3_base",
@@ -41,16 +38,13 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 @pytest.fixture
-def tenant(engine: Engine, db_url: str) -> Tenant:
-    """The small tenant, already synced once."""
-    tenant = make_tenant(engine, db_url)
-    tenant.sync()
-    return tenant
+def tenant(synced: Tenant) -> Tenant:
+    return synced
 
 
 @pytest.fixture
-def config(tmp_path: Path, db_url: str) -> Path:
-    return write_config(tmp_path, "http://unused.test", db_url)
+def config(offline_config: Path) -> Path:
+    return offline_config
 
 
 def export(config: Path, *argv: str) -> list[dict[str, Any]]:

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from connector.config import load_config
 from connector.logsetup import (
     REDACTOR,
     configure_logging,
     log_context,
     register_basic_auth,
     register_secret,
+    register_url_credentials,
 )
 
 PASSWORD = "S3cr3t/p@ss:word!"
@@ -180,7 +182,80 @@ def test_register_secret_masks_a_literal_value() -> None:
     assert "tok-123456" not in stream.getvalue()
 
 
+def test_a_proxy_urls_password_is_masked_in_every_form() -> None:
+    """register_url_credentials masks a URL's password as written, percent-decoded and inside the
+    Basic token the proxy is sent, wherever a log line carries it bare."""
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    register_url_credentials("http://proxy.user:Pr0xy%40S3c%2Fret@proxy.internal:3128")
+    token = base64.b64encode(b"proxy.user:Pr0xy@S3c/ret").decode()
+    log = logging.getLogger("httpcore")
+    log.warning("proxy said no to Pr0xy@S3c/ret")
+    log.warning("sent Pr0xy%40S3c%2Fret")
+    log.warning("header %s", {"proxy-authorization": f"Basic {token}", "x": token})
+    output = stream.getvalue()
+    for leaked in ("Pr0xy@S3c/ret", "Pr0xy%40S3c%2Fret", token):
+        assert leaked not in output
+    assert output.count("********") >= 4
+    register_url_credentials(None)  # no proxy: nothing to do
+    register_url_credentials("http://proxy.internal:3128")
+
+
 def test_unknown_format_is_refused() -> None:
     """A format outside auto/text/json is a programming error caught early."""
     with pytest.raises(ValueError, match="log format"):
         configure_logging("xml", "info", stream=io.StringIO())
+
+
+# ECS field names this formatter must use (Elastic Common Schema 8.x: base, log, error, process).
+ECS_REQUIRED = {"@timestamp", "log.level", "message", "ecs.version", "log.logger"}
+
+
+def test_ecs_lines_use_elastic_common_schema_field_names() -> None:
+    """log_format = "ecs": @timestamp, log.level, message, ecs.version, log.logger, process and
+    service fields; the connector and run id as labels; extras under qualys_was."""
+    stream = io.StringIO()
+    configure_logging("ecs", "info", stream=stream)
+    with log_context(connector="qualys-was", run_id=7):
+        logging.getLogger("connector.sync").warning("page %d slow", 3, extra={"seconds": 2.5})
+    (line,) = lines(stream)
+    event = json.loads(line)
+    assert set(event) >= ECS_REQUIRED
+    assert event["@timestamp"].endswith("Z")
+    assert "T" in event["@timestamp"]
+    assert event["log.level"] == "warning"
+    assert event["message"] == "page 3 slow"
+    assert event["log.logger"] == "connector.sync"
+    assert event["ecs.version"].startswith("8.")
+    assert isinstance(event["process.pid"], int)
+    assert event["labels"] == {"connector": "qualys-was", "run_id": "7"}
+    assert event["qualys_was"] == {"seconds": 2.5}
+    assert "timestamp" not in event
+    assert "level" not in event
+
+
+def test_ecs_errors_carry_type_message_and_a_redacted_stack_trace() -> None:
+    """An exception logged in ECS is error.type, error.message and error.stack_trace, with the
+    password masked in all of them."""
+    stream = io.StringIO()
+    register_secret(PASSWORD)
+    configure_logging("ecs", "info", stream=stream)
+    try:
+        fail(ValueError(f"login with {PASSWORD} refused"))
+    except ValueError:
+        logging.getLogger("connector").exception("sync failed")
+    (line,) = lines(stream)
+    event = json.loads(line)
+    assert event["error.type"] == "ValueError"
+    assert event["error.message"] == "login with ******** refused"
+    assert "Traceback (most recent call last)" in event["error.stack_trace"]
+    assert PASSWORD not in line
+
+
+def test_ecs_is_a_valid_log_format_setting() -> None:
+    """service.log_format = "ecs" (or CONNECTOR_SERVICE_LOG_FORMAT=ecs) is accepted."""
+    config = load_config(
+        None,
+        {"CONNECTOR_SERVICE_LOG_FORMAT": "ecs", "QUALYS_USERNAME": "u", "QUALYS_PASSWORD": "p"},
+    )
+    assert config.service.log_format == "ecs"

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from connector.simulator import RunningServer, serve_in_thread
+from connector.store import schema
 from connector.validate import ValidationReport, validate
 from tests.support import (
     Tenant,
@@ -79,21 +81,37 @@ def test_finding_fixed_since_the_sync(tenant: Tenant) -> None:
     assert "fixed since" in mismatch.cause
 
 
-def test_web_app_archived_by_retention(tenant: Tenant) -> None:
-    """A web app archived by retention is one active asset short, and its open findings are not
-    counted as stored: both mismatches name retention."""
+def test_web_app_archived_by_retention_is_a_note_not_a_mismatch(tenant: Tenant) -> None:
+    """A web app archived by retention, still listed in Qualys, is neither a web app count
+    mismatch nor a findings mismatch: the report notes it and the counts match."""
     tenant.sync()
-    archived = tenant.archive_one_webapp()
+    tenant.archive_one_webapp()
     report = check(tenant)
-    by_scope = {m.scope: m for m in report.mismatches}
-    assert by_scope["web apps"].qualys == 4
-    assert by_scope["web apps"].stored == 3
-    assert "archived by retention" in by_scope["web apps"].cause
-    own = by_scope[f"web app {archived.id}"]
-    assert own.stored == 0
-    assert own.qualys > 0
-    assert "archived by retention" in own.cause
-    assert set(by_scope) == {"web apps", f"web app {archived.id}"}
+    assert report.ok, report.mismatches
+    assert report.webapps_qualys == 4
+    assert report.assets_active == 3
+    assert report.webapps_checked == 3
+    assert any("1 web app(s) archived by retention" in note for note in report.notes)
+
+
+def test_imported_findings_are_a_note_not_a_mismatch(tenant: Tenant) -> None:
+    """An Active finding imported from a file onto a synced web app is not counted against
+    Qualys' open findings of that web app; the report notes it."""
+    tenant.sync()
+    webapp = tenant.sim.dataset.webapps()[0]
+    with tenant.engine.begin() as conn:
+        conn.execute(
+            sa.insert(schema.findings).values(
+                connector="qualys-was", key="import:file-1", asset_key=str(webapp.id),
+                name="Imported XSS", severity="High", severity_source="file", cwes=[79],
+                owasp=[], wasc=[], status="Active", qualys_status="NEW", type="VULNERABILITY",
+                ports=[443], source="import:qualys-was-csv", created_at=tenant.now,
+                updated_at=tenant.now,
+            )
+        )  # fmt: skip
+    report = check(tenant)
+    assert report.ok, report.mismatches
+    assert any("1 Active finding(s) imported from scan files" in note for note in report.notes)
 
 
 def test_new_web_app_not_yet_synced(tenant: Tenant) -> None:

@@ -43,6 +43,22 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def processes_in_group(group: int) -> list[int]:
+    """Pids of the live processes in a process group (from /proc; zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.append(int(entry.name))
+    return found
+
+
 def test_sigkill_mid_sync_then_a_normal_sync_recovers(
     tenant: Tenant, reference: Reference, tmp_path: Path, db_url: str
 ) -> None:
@@ -64,6 +80,7 @@ def test_sigkill_mid_sync_then_a_normal_sync_recovers(
             env={**os.environ, "QUALYS_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: whatever it started is found below
         )
         try:
             wait_for(lambda: sim.stats.calls["finding_search"] >= 3, 30, "three findings pages")
@@ -71,6 +88,7 @@ def test_sigkill_mid_sync_then_a_normal_sync_recovers(
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=10)
     assert child.returncode == -signal.SIGKILL
+    assert processes_in_group(child.pid) == []  # no worker process outlives the sync
     assert [r["outcome"] for r in runs(tenant.engine)] == ["running"]
     stored_before = len(snapshot(tenant.engine).findings)
     assert stored_before < len(reference(live).findings)  # killed part-way

@@ -91,7 +91,7 @@ def test_kb_refused_while_findings_work_completes_with_a_warning(
     assert "knowledge base" in report.counts.warnings[0]
     recorded = runs(tenant.engine)[-1]
     assert recorded["outcome"] == "succeeded"
-    assert recorded["counts"]["warnings"] == report.counts.warnings
+    assert recorded["counts"]["warnings"] == list(report.counts.warnings)
     tenant.sim.clear_faults()
     again = tenant.sync()
     assert again.counts.kb_calls >= 1

@@ -19,13 +19,31 @@ from connector.store.schema import (
     finding_events,
     findings,
     import_mappings,
+    imported_scan_assets,
     imported_scans,
     sync_runs,
+    weaknesses,
 )
 
 CONNECTOR = "qualys-was"
 CSV_SAMPLE = "was_scan_report_584455.csv"
 XML_SAMPLE = "was_scan_report_one_vuln.xml"
+# Every Qualys WAS report fixture, by its path below the samples directory.
+REPORTS = (
+    CSV_SAMPLE,
+    XML_SAMPLE,
+    "reports/was_scan_report_glossary_cvss3.xml",
+    "reports/was_scan_report_many_vuln.xml",
+    "reports/was_scan_report_no_vuln.xml",
+    "reports/was_scan_report_post_body.xml",
+)
+XML_REPORTS = tuple(r for r in REPORTS if r.endswith(".xml"))
+# What a user sees of a finding row (not when the connector wrote it).
+ROW_COLUMNS = tuple(
+    c.name
+    for c in findings.columns
+    if c.name not in ("created_at", "updated_at", "content_hash", "input_digest")
+)
 
 
 @dataclass
@@ -65,6 +83,23 @@ class Cli:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(findings)).mappings()
             return {row["key"]: dict(row) for row in rows}
+
+    def rows(self) -> dict[str, tuple[Any, ...]]:
+        """Each finding's user-visible columns (ROW_COLUMNS), by key."""
+        return {k: tuple(f[c] for c in ROW_COLUMNS) for k, f in self.findings().items()}
+
+    def weaknesses(self) -> dict[int, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return {r["qid"]: dict(r) for r in conn.execute(sa.select(weaknesses)).mappings()}
+
+    def wipe(self) -> None:
+        """Empty every table an import writes (to import another file into a fresh store)."""
+        with self.engine.begin() as conn:
+            for table in (
+                finding_events, findings, imported_scan_assets, imported_scans, sync_runs,
+                weaknesses, assets,
+            ):  # fmt: skip
+                conn.execute(sa.delete(table))
 
     def assets(self) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as conn:

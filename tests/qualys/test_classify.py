@@ -14,7 +14,10 @@ RETRY = OutcomeKind.RETRY
 AUTH = OutcomeKind.AUTH
 REQ = OutcomeKind.REQUEST_ERROR
 BAD = OutcomeKind.BAD_RESPONSE
+PROXY = OutcomeKind.PROXY_AUTH
+LOGIN = OutcomeKind.LOGIN_PAGE
 XML = {"content-type": "text/xml"}
+HTML = {"content-type": "text/html; charset=utf-8"}
 
 # sample file -> (HTTP status it arrives with, expected kind, expected server wait, code)
 SAMPLES: dict[str, tuple[int, OutcomeKind, float | None, str | None]] = {
@@ -95,6 +98,9 @@ def _doc(template: str, code: str) -> dict[str, object]:
         pytest.param(409, XML, _doc(SIMPLE, "1999"), RETRY, None, id="409-unknown-code"),
         pytest.param(200, XML, _doc(QPS, "INVALID_REQUEST"), REQ, None, id="invalid-request"),
         pytest.param(500, XML, _doc(QPS, "SUCCESS"), RETRY, None, id="500-beats-success"),
+        pytest.param(407, {"content-type": "text/plain"}, None, PROXY, None, id="407-plain"),
+        pytest.param(407, HTML, None, PROXY, None, id="407-html"),
+        pytest.param(407, {"retry-after": "30"}, None, PROXY, None, id="407-never-waits"),
     ],
 )
 def test_synthetic_cases(
@@ -146,3 +152,49 @@ def test_html_page_is_reported_as_maintenance(status: int) -> None:
     outcome = classify(status, {"content-type": "text/html; charset=utf-8"}, None)
     assert outcome.kind is RETRY
     assert "maintenance" in outcome.message
+
+
+MAINTENANCE = b"<html><body><h1>Qualys is down for scheduled maintenance</h1></body></html>"
+CAPTIVE = (
+    b'<html><title>Guest Wi-Fi</title><form action="/login" method="post">'
+    b'<input name="user"><input type="password" name="pw"></form></html>'
+)
+SSO_UPPER = b"<HTML><FORM><INPUT NAME=pass TYPE=PASSWORD></FORM></HTML>"
+SSO_QUOTED = b"<form><input id='p' type = 'password' autocomplete='current-password'></form>"
+SAML = (
+    b'<html><body onload="document.forms[0].submit()"><form method="post" '
+    b'action="https://idp.example/sso"><input type="hidden" name="SAMLRequest" value="PHNhbWw+">'
+    b"</form></body></html>"
+)
+MENTIONS_PASSWORD = b"<html><p>Password resets are paused during maintenance.</p></html>"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "words"),
+    [
+        pytest.param(200, MAINTENANCE, RETRY, "maintenance", id="200-maintenance"),
+        pytest.param(503, MAINTENANCE, RETRY, "maintenance", id="503-maintenance"),
+        pytest.param(200, MENTIONS_PASSWORD, RETRY, "maintenance", id="the-word-password"),
+        pytest.param(200, CAPTIVE, LOGIN, "login page", id="captive-portal"),
+        pytest.param(200, SSO_UPPER, LOGIN, "login page", id="upper-case-form"),
+        pytest.param(200, SSO_QUOTED, LOGIN, "login page", id="single-quotes"),
+        pytest.param(200, SAML, LOGIN, "login page", id="saml-hand-off"),
+        pytest.param(401, CAPTIVE, LOGIN, "login page", id="401-login-page-is-not-qualys"),
+        pytest.param(407, CAPTIVE, PROXY, "407 Proxy Authentication Required", id="407-form"),
+    ],
+)
+def test_html_pages_tell_a_login_page_from_maintenance(
+    status: int, body: bytes, kind: OutcomeKind, words: str
+) -> None:
+    """An HTML page with a password field or a SAML form is a login page in the way, not Qualys
+    maintenance (and not Qualys refusing credentials); other HTML stays maintenance."""
+    outcome = classify(status, HTML, None, body)
+    assert outcome.kind is kind
+    assert words in outcome.message
+    assert not outcome.transient or kind is RETRY
+
+
+def test_a_login_form_in_xml_is_not_looked_for() -> None:
+    """Only HTML bodies are searched for a login form: an XML answer is classified by its code."""
+    outcome = classify(200, XML, _doc(QPS, "SUCCESS"), b'<input type="password">')
+    assert outcome.kind is S

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from connector.config import Secret, config_for_tests
-from connector.qualys.client import QualysClient, decode_page
+from connector.qualys.client import QualysClient
 from connector.qualys.decode import PageHead, success_page_head
+from connector.qualys.pages import decode_page
 from connector.simulator import Dataset, Simulator
 
 HAS_MORE = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -93,3 +93,28 @@ def test_bad_operator_and_page_size_are_refused() -> None:
         Criterion("id", "BIGGER", 1)
     with pytest.raises(ValueError, match="limitResults"):
         service_request(limit_results=1001)
+
+
+def test_an_upper_bound_adds_id_lesser_to_every_page() -> None:
+    """A bounded pager asks for `id LESSER upper` beside the keyset criterion."""
+    pager = KeysetPager([TYPE], after=10, upper=500)
+    assert pager.criteria() == [
+        TYPE,
+        Criterion("id", "GREATER", 10),
+        Criterion("id", "LESSER", 500),
+    ]
+    pager.advance(has_more=True, last_id=100)
+    assert pager.criteria()[1:] == [Criterion("id", "GREATER", 100), Criterion("id", "LESSER", 500)]
+
+
+def test_narrowing_lowers_the_bound_and_can_end_the_paging() -> None:
+    """narrow() only ever lowers the bound; a bound just above the last id received ends paging."""
+    pager = KeysetPager([TYPE], upper=500)
+    pager.advance(has_more=True, last_id=100)
+    pager.narrow(800)
+    assert pager.upper == 500
+    pager.narrow(300)
+    assert pager.criteria()[-1] == Criterion("id", "LESSER", 300)
+    assert not pager.done
+    pager.narrow(101)
+    assert pager.done

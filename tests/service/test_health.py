@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
+import socketserver
+import struct
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connector.errors import ConnectorError
-from connector.service.health import HealthServer, Readiness, store_readiness
-from connector.service.metrics import ServiceMetrics
+from connector.service.health import HealthServer, Readiness, store_readiness, sync_details
+from connector.service.metrics import ServiceMetrics, connector_version
 from connector.service.scheduler import DaemonState
 from connector.store.database import create_engine_for
 
@@ -82,14 +87,15 @@ def test_readyz_is_503_with_the_reason_when_not_ready(serve: Callable[..., Healt
 
 
 def test_readyz_turns_a_raised_error_into_503(serve: Callable[..., HealthServer]) -> None:
-    """A readiness check that raises a ConnectorError is reported, not a crashed request."""
+    """A readiness check that raises a ConnectorError is a 503 with a reason naming nothing
+    internal (the message goes to the log), not a crashed request."""
 
     def broken() -> str | None:
         raise ConnectorError("cannot reach the database")
 
     reply = get(serve(broken), "/readyz")
     assert reply.status == 503
-    assert reply.json()["reason"] == "cannot reach the database"
+    assert reply.json()["reason"] == "the readiness check failed (details in the log)"
 
 
 def test_metrics_are_prometheus_text_from_the_dedicated_registry(
@@ -124,6 +130,23 @@ def test_metrics_are_prometheus_text_from_the_dedicated_registry(
     ):
         assert line in text.splitlines()
     assert "python_gc_objects_collected_total" not in text  # not the global registry
+    assert not [line for line in text.splitlines() if "_created" in line]
+    assert any(line.startswith("process_resident_memory_bytes ") for line in text.splitlines())
+    assert any(line.startswith("process_cpu_seconds_total ") for line in text.splitlines())
+    (build,) = [line for line in text.splitlines() if line.startswith("qualys_was_build_info{")]
+    assert build.startswith('qualys_was_build_info{version="') and build.endswith("} 1.0")
+    assert f'version="{connector_version()}"' in build
+
+
+def test_last_sync_failed_gauge_follows_outcomes() -> None:
+    """qualys_was_last_sync_failed is 1 after a failed sync (or a failed one found at start),
+    0 after a success, and a skipped run leaves it."""
+    metrics = ServiceMetrics()
+    metrics.set_last_outcome("failed")
+    assert "qualys_was_last_sync_failed 1.0" in metrics.render().decode().splitlines()
+    metrics.record_run("succeeded", 1.0, finished_at=datetime.now(UTC))
+    metrics.set_last_outcome("skipped")
+    assert "qualys_was_last_sync_failed 0.0" in metrics.render().decode().splitlines()
 
 
 def test_store_counts_replace_old_labels() -> None:
@@ -155,21 +178,44 @@ def test_port_in_use_is_one_clear_error(serve: Callable[..., HealthServer]) -> N
 
 
 def test_store_readiness_is_ready_on_a_migrated_database(engine: Engine) -> None:
-    """Migrated database, no failed sync: ready."""
-    assert store_readiness(engine, DaemonState())() is None
+    """Migrated database: ready."""
+    assert store_readiness(engine)() is None
 
 
-def test_store_readiness_reports_a_failed_last_sync(engine: Engine) -> None:
-    """The last sync failed: not ready, and the reason carries the sync's error."""
-    state = DaemonState(last_outcome="failed", last_error="Qualys unreachable")
-    assert store_readiness(engine, state)() == "the last sync failed: Qualys unreachable"
+def test_a_failed_last_sync_is_not_unready_but_shows_in_healthz(
+    engine: Engine, serve: Callable[..., HealthServer]
+) -> None:
+    """Ready means able to run: a failed last sync keeps /readyz 200 and shows in /healthz
+    (outcome and times, not the error text, which can name the Qualys user or URL)."""
+    state = DaemonState(
+        last_outcome="failed", last_error="Qualys rejected the credentials for user alice"
+    )
+    server = HealthServer(
+        "127.0.0.1",
+        0,
+        metrics=ServiceMetrics(),
+        readiness=store_readiness(engine),
+        details=sync_details(state),
+    )
+    server.start()
+    try:
+        assert get(server, "/readyz").status == 200
+        health = get(server, "/healthz")
+    finally:
+        server.stop()
+    assert health.status == 200
+    body = health.json()
+    assert body["status"] == "ok"
+    assert body["last_sync_outcome"] == "failed"
+    assert body["sync_running"] is False
+    assert "alice" not in health.body.decode()
 
 
 def test_store_readiness_reports_a_schema_behind(tmp_path: Path) -> None:
     """A database that was never migrated: not ready, telling the operator to upgrade."""
     engine = create_engine_for(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
-        reason = store_readiness(engine, DaemonState())()
+        reason = store_readiness(engine)()
     finally:
         engine.dispose()
     assert reason is not None
@@ -183,8 +229,90 @@ def test_store_readiness_reports_an_unreachable_database(tmp_path: Path) -> None
     blocker.write_text("not a directory")
     engine = sa.create_engine(f"sqlite:///{blocker / 'db.sqlite'}")
     try:
-        reason = store_readiness(engine, DaemonState())()
+        reason = store_readiness(engine)()
     finally:
         engine.dispose()
-    assert reason is not None
-    assert reason.startswith("cannot reach the database")
+    assert reason == "the database cannot be reached (details in the log)"
+
+
+def test_readyz_names_no_user_url_or_database_host(
+    serve: Callable[..., HealthServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unreachable PostgreSQL: /readyz says so without the user, host or URL (the probe is
+    unauthenticated); the log has the detail, password masked."""
+    engine = create_engine_for("postgresql+psycopg://scott:tiger@db-7.internal.test:1/qualys")
+    try:
+        reply = get(serve(store_readiness(engine)), "/readyz")
+    finally:
+        engine.dispose()
+    assert reply.status == 503
+    text = reply.body.decode()
+    for secret in ("scott", "tiger", "db-7.internal.test", "postgresql", "qualys"):
+        assert secret not in text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "db-7.internal.test" in logged
+    assert "tiger" not in logged
+
+
+# --- connections that misbehave -----------------------------------------------------------------
+
+
+def test_held_open_connections_do_not_tie_up_the_server(
+    serve: Callable[..., HealthServer],
+) -> None:
+    """200 clients that connect and send nothing do not stop a probe from being answered, and
+    the server closes them after its read timeout."""
+    server = HealthServer(
+        "127.0.0.1", 0, metrics=ServiceMetrics(), readiness=lambda: None, read_timeout=0.5
+    )
+    server.start()
+    held: list[socket.socket] = []
+    try:
+        for _ in range(200):
+            held.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        assert get(server, "/healthz").status == 200
+        for sock in held[:20]:
+            assert sock.recv(1) == b""  # closed by the server, not by us
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
+def test_a_burst_of_probes_is_answered(serve: Callable[..., HealthServer]) -> None:
+    """100 probes at once (the listen backlog holds them) are all answered."""
+    server = serve(lambda: None)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(lambda _: get(server, "/readyz").status, range(100)))
+    assert statuses == [200] * 100
+
+
+def report_a_broken_pipe(http: socketserver.BaseServer) -> None:
+    """What socketserver does when a handler raises: call handle_error inside the except."""
+    try:
+        hang_up()
+    except BrokenPipeError:
+        http.handle_error(None, ("127.0.0.1", 1))
+
+
+def hang_up() -> None:
+    raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_client_that_hangs_up_is_not_logged_as_a_traceback(
+    serve: Callable[..., HealthServer],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broken pipe while answering is routine: nothing on stderr, no traceback in the log."""
+    server = serve(lambda: None)
+    for _ in range(20):  # hang up hard (RST) right after asking for the biggest page
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        sock.close()
+    assert server._server is not None
+    report_a_broken_pipe(server._server)
+    assert get(server, "/healthz").status == 200
+    assert "Traceback" not in capsys.readouterr().err
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= 30]

@@ -102,9 +102,13 @@ def test_lock_is_free_again_after_release(engine: Engine, holder: Holder) -> Non
 
 def test_waiting_acquires_once_the_holder_finishes(engine: Engine, holder: Holder) -> None:
     """wait=True polls until the other process releases, within the timeout."""
-    threading.Timer(0.3, holder.release).start()
+    releasing = threading.Timer(0.3, holder.release)
+    releasing.start()
     with sync_lock(engine, CONNECTOR, wait=True, timeout=10) as info:
         assert info.pid == os.getpid()
+    # The lock frees before the holder process exits: let release() see it exit cleanly, or the
+    # fixture's teardown would kill it under the timer thread's feet.
+    releasing.join(timeout=15)
 
 
 def test_waiting_gives_up_after_the_timeout(engine: Engine, holder: Holder) -> None:

@@ -9,15 +9,16 @@ import pytest
 
 from connector.config import ScheduleSettings
 from connector.errors import (
+    ListingIncompleteError,
     QualysAuthError,
     QualysUnreachableError,
     SchemaMismatchError,
     StoreError,
     StoreWriteError,
+    is_transient,
 )
 from connector.service.scheduler import (
     build_trigger,
-    is_transient,
     needs_catch_up,
     next_runs,
     schedule_period,
@@ -137,6 +138,7 @@ def test_catch_up_respects_a_weekly_schedule() -> None:
         (StoreWriteError("finding 1: too long"), False),
         (QualysAuthError("bad password"), False),
         (RuntimeError("bug"), False),
+        (ListingIncompleteError("Qualys listed 2 of 3 findings"), True),
     ],
 )
 def test_transient_failures_are_the_retryable_ones(exc: BaseException, transient: bool) -> None:

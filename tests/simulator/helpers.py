@@ -35,7 +35,11 @@ def search_body(
 
 
 def page_through(
-    client: Any, path: str, *criteria: tuple[str, str, str], limit: int = 100
+    client: Any,
+    path: str,
+    *criteria: tuple[str, str, str],
+    limit: int = 100,
+    verbose: bool = True,
 ) -> tuple[list[dict[str, Any]], int]:
     """Keyset-page a search to the end; returns every record and the number of pages."""
     records: list[dict[str, Any]] = []
@@ -43,7 +47,9 @@ def page_through(
     pages = 0
     while True:
         extra = (("id", "GREATER", last_id),) if last_id else ()
-        response = client.post(path, content=search_body(*criteria, *extra, limit=limit))
+        response = client.post(
+            path, content=search_body(*criteria, *extra, limit=limit, verbose=verbose)
+        )
         assert response.status_code == 200, response.text
         root = xmltodict.parse(response.content, force_list=("WebApp", "Finding"))
         body = root["ServiceResponse"]

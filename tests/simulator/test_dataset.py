@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connector.simulator import NOW, Dataset, Simulator
+from connector.simulator import NOW, Criterion, Dataset, Simulator
 from connector.simulator.xmlout import cdata
 
 from .helpers import BASE, FINDING_COUNT, FINDING_SEARCH, count, parse, search_body
@@ -121,3 +121,19 @@ def test_a_quarter_million_findings_build_and_page_cheaply() -> None:
     assert last["count"] == "1000"
     assert last["hasMoreRecords"] == "false"
     assert last["data"]["Finding"][-1]["id"] == str(ids[-1])
+
+
+def test_finding_ids_filter_without_generating_records(dataset: Dataset) -> None:
+    """finding_ids takes criteria and an isIgnored wish, as cheap id lists for test set-ups."""
+    findings = list(dataset.findings())
+    active = dataset.finding_ids([Criterion("status", "IN", ("ACTIVE",))])
+    assert active == [f.id for f in findings if f.status == "ACTIVE"]
+    ignored = dataset.finding_ids(ignored=True)
+    assert ignored == [f.id for f in findings if f.is_ignored]
+    assert ignored
+    assert dataset.finding_ids(ignored=False) == [f.id for f in findings if not f.is_ignored]
+    per_app = dataset.finding_counts_by_webapp()
+    assert sum(per_app.values()) == len(findings)
+    assert per_app == {
+        w.id: n for w in dataset.webapps() if (n := sum(f.webapp_id == w.id for f in findings))
+    }

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from storefactories import CONNECTOR, NOW, asset, finding, rows, start_run
 
 from connector.errors import StoreError, StoreWriteError
 from connector.store import assets as store_assets
 from connector.store import findings as store_findings
+from connector.store.failures import CommitFailedError
 from connector.store.schema import assets, finding_events, findings
 
 
@@ -92,3 +95,34 @@ def test_too_long_asset_fields_are_refused(engine: Engine) -> None:
         engine.begin() as conn,
     ):
         store_assets.upsert_assets(conn, CONNECTOR, [asset("k" * 201)], now=NOW)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_commit_the_database_refuses_is_one_store_error(engine: Engine) -> None:
+    """A COMMIT that fails (a deferred foreign key checked at commit, as a full disk fails while
+    the transaction is written out) is a StoreWriteError naming the database, nothing is kept,
+    and it still is a SQLAlchemyError for code that rides out database trouble."""
+    run = start_run(engine)
+
+    def transaction() -> None:
+        with engine.begin() as conn:
+            store_assets.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # inside the transaction
+            store_findings.upsert_findings(
+                conn, CONNECTOR, [finding("1")], run_id=run, now=NOW, reason="ok"
+            )
+            conn.execute(sa.delete(assets))  # the finding's asset goes; checked at COMMIT
+
+    with pytest.raises(CommitFailedError) as caught:
+        transaction()
+    error = caught.value
+    assert isinstance(error, StoreWriteError)
+    assert isinstance(error, SQLAlchemyError)
+    assert str(error) == (
+        f"the database {engine.url} refused to commit: FOREIGN KEY constraint failed "
+        "(the transaction's changes were rolled back)"
+    )
+    assert rows(engine, findings) == []
+    with engine.begin() as conn:  # the pooled connection is usable again
+        store_assets.upsert_assets(conn, CONNECTOR, [asset("2")], now=NOW)
+    assert len(rows(engine, assets)) == 1

@@ -53,3 +53,29 @@ def test_row_values_are_plain_column_values() -> None:
     values = row_values(finding("1"))
     assert values["status"] == "Active" and type(values["status"]) is str
     assert digest(row_values(finding("1"))) == digest(row_values(finding("1")))
+
+
+def test_a_stored_finding_reads_back_equal(engine: sa.Engine) -> None:
+    """row_values and model_from_row are inverses through the database (enums, tuples, dates)."""
+    from connector.models import RunKind
+    from connector.store import assets as store_assets
+    from connector.store import findings as store_findings
+    from connector.store import runs as store_runs
+    from tests.store.storefactories import CONNECTOR, NOW
+
+    original = finding(
+        "7",
+        cwes=(79, 80),
+        owasp=("Injection",),
+        ports=(443, 8443),
+        first_seen=NOW,
+        listing_digest="ab" * 16,
+        evidence="e",
+    )
+    with engine.begin() as conn:
+        store_assets.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
+        run = store_runs.start_run(conn, CONNECTOR, RunKind.SYNC, now=NOW, host="h", pid=1)
+        store_findings.upsert_findings(conn, CONNECTOR, [original], run_id=run, now=NOW, reason="t")
+        (loaded,) = store_findings.load_findings_by_keys(conn, CONNECTOR, ["7"])
+    assert loaded == original
+    assert digest(row_values(loaded)) == digest(row_values(original))  # a reload writes nothing
