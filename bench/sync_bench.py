@@ -1,818 +1,340 @@
-"""Benchmark: a full Qualys WAS sync against the project's simulator, beside the download floor.
+"""Benchmark: syncs against the project's simulator (in its own process), beside their floors.
 
-The simulator runs as a separate process (`connector simulate`) so that its XML rendering does not
-compete with the connector for the GIL; it sleeps `--page-delay-ms` per search page, the order of
-a real verbose page. In one run, side by side:
+Each figure is a ratio measured in one run:
 
-- floor: a bare loop that makes the same requests as a sync (web app pages, the findings count,
-  finding pages, the KB lookup of the QIDs seen) with the same client settings and does nothing
-  else, once through QualysClient (HTTP + XML decode) and once with httpx alone (HTTP only, no
-  decode), serial and with 2 streams;
-- full sync wall time (KB lookups included) into SQLite (a temp file) and PostgreSQL (a fresh
-  database, dropped after), with qualys.concurrency 1 and 2;
-- a re-sync with no change: finding rows written and KB calls (both should be 0);
-- peak RSS of a sync at two sizes, each in a fresh child process;
-- API calls per sync against pages + count calls + ceil(new QIDs / KB batch).
+- scale: a full sync with one stream at 2,000 .. 250,000 findings on a 200 ms-per-page server,
+  against the floor: the very requests the sync made (web app pages, counts, finding pages, KB
+  lookups), sent again one after another by a bare httpx client that only reads the answers.
+  Target <= 1.10 at every scale.
+- concurrency: a full sync with two streams (first sync, and forced full on a populated store)
+  against the serial floor of its own requests. Target <= 0.60.
+- incremental: ~5% of findings changed by a simulated day (retests, rescans, fixes, triage, new,
+  purged); an incremental sync and a forced full sync of copies of the same store, on a server
+  that charges time per record (more for verbose records), compared in time and bytes
+  downloaded, and their stores compared equal. Target <= 0.40 in both.
+- resync: rows written and KB calls of re-syncs with no change (first and second, incremental
+  and full). Target 0 and 0.
+- rss: peak RSS of a whole sync process tree at 250,000 findings. Target <= 150 MB.
 
-Prints a table and writes the same figures as JSON to bench/results/<timestamp>.json.
+    .venv/bin/python bench/sync_bench.py                      # everything (about 20 minutes)
+    .venv/bin/python bench/sync_bench.py --quick              # small sizes, a smoke run
+    .venv/bin/python bench/sync_bench.py --parts scale --scales 2000,20000
+    .venv/bin/python bench/sync_bench.py --database postgresql
 
-    .venv/bin/python bench/sync_bench.py                 # N=50,000 over W=500, 200 ms per page
-    .venv/bin/python bench/sync_bench.py --quick         # a smoke run in well under a minute
-    .venv/bin/python bench/sync_bench.py --parts floor,sqlite --findings 20000
+Prints a table and writes the figures as JSON to bench/results/<timestamp>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import re
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from benchkit import (
+    Recording,
+    bench_config,
+    copy_sqlite,
+    database,
+    log,
+    peak_rss_mb,
+    replay,
+    simulator,
+    vmhwm_kb,
+)
 
-from connector.config import Config, Secret, SyncSettings, config_for_tests
-from connector.qualys.client import KB_PATH, QualysClient
-from connector.qualys.requests import Criterion, service_request
-from connector.qualys.session import build_http_client
-from connector.store.database import create_engine_for, ensure_schema
-from connector.store.schema import finding_events, findings
-from connector.sync import FETCHED_TYPES, SyncReport, run_sync
+from connector.qualys.client import QualysClient
+from connector.store import schema
+from connector.sync import SyncReport, run_sync
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("floor", "sqlite", "postgres", "concurrency", "resync", "rss", "calls")
-USERNAME, PASSWORD = "bench", "bench-password"
-PAGE_SIZE = 1000
-KB_BATCH = 300
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-SEED = 1
-
-# Targets (issue 7).
-SERIAL_TARGET = 1.15  # sync <= 1.15 x the serial floor
-CONCURRENT_TARGET = 0.6  # concurrency 2: sync <= 0.6 x the serial floor
-RSS_RATIO_TARGET = 1.3
-RSS_MAX_MB = 300.0
+PAGE_DELAY_MS = 200.0
+COUNT_DELAY_MS = 50.0
+# The incremental part's server: per-record costs, a verbose record ~7.5x a brief one.
+COSTS_MS = {
+    "page_delay": 20.0,
+    "verbose_record_delay": 0.15,
+    "brief_record_delay": 0.02,
+    "count_delay": 20.0,
+}
+TARGETS = {"scale": 1.10, "concurrency": 0.60, "incremental": 0.40, "rss_mb": 150.0}
 
 
-# --- the simulator, in its own process ---
+def webapps_for(findings: int) -> int:
+    return max(10, min(findings // 100, 2500))
 
 
-@dataclass
-class SimProcess:
-    url: str
-    process: subprocess.Popen[bytes]
-    started_seconds: float
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def timed_sync(
+    url: str,
+    engine: sa.Engine,
+    *,
+    concurrency: int = 1,
+    full: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> tuple[SyncReport, float, Recording]:
+    """One sync through a recording transport: (report, wall seconds, what it requested)."""
+    config = bench_config(url, str(engine.url), concurrency=concurrency)
+    recording = Recording()
+    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    with QualysClient(config.qualys, transport=recording) as client:
+        started = time.perf_counter()
+        report = run_sync(config, engine, client, host="bench", pid=0, full=full, **extra)
+        return report, time.perf_counter() - started, recording
 
 
-@contextmanager
-def simulator(webapps: int, findings_: int, page_delay_ms: int) -> Iterator[SimProcess]:
-    """`connector simulate` in a child process; yields once it accepts connections."""
-    port = _free_port()
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "connector",
-            "simulate",
-            "--port",
-            str(port),
-            "--webapps",
-            str(webapps),
-            "--findings",
-            str(findings_),
-            "--seed",
-            str(SEED),
-            "--page-delay-ms",
-            str(page_delay_ms),
-            "--username",
-            USERNAME,
-            "--password",
-            PASSWORD,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    sim = SimProcess(f"http://127.0.0.1:{port}", process, 0.0)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise RuntimeError(f"the simulator exited with {process.returncode}: {err}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the simulator did not start within 300 s") from None
-                time.sleep(0.1)
-        sim.started_seconds = time.monotonic() - started
-        yield sim
-    finally:
-        sim.stop()
-
-
-def bench_config(
-    url: str, *, concurrency: int = 1, database_url: str = "sqlite://", kb_batch_size: int = 300
-) -> Config:
-    return config_for_tests(
-        qualys={
-            "api_url": url,
-            "username": USERNAME,
-            "password": Secret(PASSWORD),
-            "page_size": PAGE_SIZE,
-            "concurrency": concurrency,
-            "kb_batch_size": kb_batch_size,
-        },
-        database_url=database_url,
-        # The simulated tenant's dates are from 2024: keep its assets out of retention.
-        sync=SyncSettings(asset_retention_days=36500),
-    )
-
-
-# --- floors ---
-
-
-def _type_filter() -> Criterion:
-    return Criterion("type", "IN", ",".join(FETCHED_TYPES))
-
-
-def _groups(ids: list[str], streams: int) -> list[list[Criterion]]:
-    """The finding streams a sync with `streams` concurrency requests (see sync.py)."""
-    if streams <= 1 or len(ids) < streams:
-        return [[_type_filter()]]
-    ordered = sorted(ids, key=int)
-    return [
-        [_type_filter(), Criterion("webApp.id", "IN", ",".join(ordered[i::streams]))]
-        for i in range(streams)
-    ]
-
-
-def _in_threads(jobs: list[Callable[[], int]]) -> int:
-    """Run the jobs in threads (one job runs inline) and sum what they return; errors re-raised."""
-    if len(jobs) == 1:
-        return jobs[0]()
-    results: list[int] = [0] * len(jobs)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            results[i] = jobs[i]()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return sum(results)
-
-
-def floor_client(url: str, streams: int) -> dict[str, Any]:
-    """Web app pages, the count, finding pages through QualysClient: HTTP + decode, nothing else."""
-    config = bench_config(url)
-    with QualysClient(config.qualys) as client:
-        started = time.monotonic()
-        ids: list[str] = []
-        for page in client.iter_webapp_pages(verbose=True):
-            ids.extend(str(r.get("id")) for r in page.records)
-        client.count_findings([_type_filter()])
-
-        qids: set[int] = set()
-
-        def stream(criteria: list[Criterion]) -> Callable[[], int]:
-            def run() -> int:
-                total = 0
-                for page in client.iter_finding_pages(criteria, verbose=True):
-                    total += len(page.records)
-                    qids.update(int(r["qid"]) for r in page.records if r.get("qid"))
-                return total
-
-            return run
-
-        records = _in_threads([stream(c) for c in _groups(ids, streams)])
-        client.kb_lookup(sorted(qids))  # a first sync looks up every QID it saw
-        wall = time.monotonic() - started
-        return {
-            "wall_seconds": wall,
-            "webapps": len(ids),
-            "findings": records,
-            "calls_by_endpoint": client.stats.calls_by_endpoint,
-        }
-
-
-_HEAD = re.compile(rb"<hasMoreRecords>\s*(\w+)\s*</hasMoreRecords>\s*(?:<lastId>\s*(\d+))?")
-_WEBAPP_ID = re.compile(rb"<WebApp>\s*<id>(\d+)</id>")
-_COUNT = re.compile(rb"<count>(\d+)</count>")
-_QID = re.compile(rb"<qid>(\d+)</qid>")
-
-
-def floor_http(url: str, streams: int) -> dict[str, Any]:
-    """The same requests with the same httpx settings, reading only hasMoreRecords/lastId."""
-    config = bench_config(url)
-    calls: dict[str, int] = {}
-    lock = threading.Lock()
-    with build_http_client(config.qualys) as http:
-
-        def post(path: str, body: bytes) -> bytes:
-            response = http.post(path, content=body, headers={"Content-Type": "text/xml"})
-            response.raise_for_status()
-            with lock:
-                calls[path] = calls.get(path, 0) + 1
-            return response.content
-
-        def pages(kind: str, criteria: list[Criterion]) -> Iterator[bytes]:
-            after: int | None = None
-            while True:
-                wanted = (
-                    criteria if after is None else [*criteria, Criterion("id", "GREATER", after)]
-                )
-                body = post(
-                    f"/qps/rest/3.0/search/was/{kind}",
-                    service_request(wanted, verbose=True, limit_results=PAGE_SIZE),
-                )
-                yield body
-                head = _HEAD.search(body, 0, 4096)
-                if head is None or head.group(1) != b"true":
-                    return
-                after = int(head.group(2))
-
-        started = time.monotonic()
-        ids: list[str] = []
-        for body in pages("webapp", []):
-            ids.extend(m.decode() for m in _WEBAPP_ID.findall(body))
-        post("/qps/rest/3.0/count/was/finding", service_request([_type_filter()]))
-
-        qids: set[bytes] = set()
-
-        def stream(criteria: list[Criterion]) -> Callable[[], int]:
-            def run() -> int:
-                total = 0
-                for body in pages("finding", criteria):
-                    found = _COUNT.search(body, 0, 4096)
-                    total += int(found.group(1)) if found else 0
-                    qids.update(_QID.findall(body))
-                return total
-
-            return run
-
-        records = _in_threads([stream(c) for c in _groups(ids, streams)])
-        ordered = sorted(int(q) for q in qids)
-        for start in range(0, len(ordered), KB_BATCH):
-            batch = ",".join(map(str, ordered[start : start + KB_BATCH]))
-            response = http.post(KB_PATH, data={"action": "list", "details": "All", "ids": batch})
-            response.raise_for_status()
-            calls[KB_PATH] = calls.get(KB_PATH, 0) + 1
-        wall = time.monotonic() - started
-    return {
-        "wall_seconds": wall,
-        "webapps": len(ids),
-        "findings": records,
-        "calls_by_path": calls,
-    }
-
-
-# --- syncs ---
-
-
-@dataclass
-class Database:
-    url: str
-    label: str
-    cleanup: Callable[[], None] = field(default=lambda: None)
-
-
-@contextmanager
-def sqlite_database() -> Iterator[Database]:
-    directory = tempfile.mkdtemp(prefix="sync-bench-")
-    try:
-        yield Database(f"sqlite:///{directory}/bench.db", "SQLite")
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[Database]:
-    name = f"sync_bench_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        target = sa.make_url(admin_url).set(database=name)
-        yield Database(target.render_as_string(hide_password=False), "PostgreSQL")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _store_figures(engine: sa.Engine) -> dict[str, Any]:
+def rows_written_since(engine: sa.Engine, since: datetime) -> int:
+    f = schema.findings
     with engine.connect() as conn:
-        return {
-            "finding_rows": conn.execute(sa.select(sa.func.count()).select_from(findings)).scalar(),
-            "max_updated_at": str(
-                conn.execute(sa.select(sa.func.max(findings.c.updated_at))).scalar()
-            ),
-            "event_rows": conn.execute(
-                sa.select(sa.func.count()).select_from(finding_events)
-            ).scalar(),
-        }
-
-
-def _sync_figures(report: SyncReport, client: QualysClient, wall: float) -> dict[str, Any]:
-    counts = report.counts
-    return {
-        "wall_seconds": wall,
-        "outcome": str(report.outcome),
-        "findings_fetched": counts.findings_fetched,
-        "findings_created": counts.findings_created,
-        "findings_updated": counts.findings_updated,
-        "findings_unchanged": counts.findings_unchanged,
-        "findings_written": counts.findings_created + counts.findings_updated,
-        "kb_calls": counts.kb_calls,
-        "kb_new_qids": counts.kb_fetched + counts.kb_unknown,
-        "pages": counts.pages,
-        "api_calls": report.api_calls,
-        "calls_by_endpoint": client.stats.calls_by_endpoint,
-    }
-
-
-def sync_once(url: str, db: Database, *, concurrency: int, resync: bool) -> dict[str, Any]:
-    """One first sync into an empty store (and optionally a second, unchanged one)."""
-    config = bench_config(url, concurrency=concurrency, database_url=db.url)
-    engine = create_engine_for(db.url)
-    try:
-        ensure_schema(engine)
-        with QualysClient(config.qualys) as client:
-            started = time.monotonic()
-            report = run_sync(config, engine, client)
-            result = _sync_figures(report, client, time.monotonic() - started)
-        result["store"] = _store_figures(engine)
-        if resync:
-            with QualysClient(config.qualys) as client:
-                started = time.monotonic()
-                report = run_sync(config, engine, client)
-                again = _sync_figures(report, client, time.monotonic() - started)
-            again["store"] = _store_figures(engine)
-            again["rows_rewritten"] = int(
-                again["store"]["max_updated_at"] != result["store"]["max_updated_at"]
-            )
-            again["events_written"] = again["store"]["event_rows"] - result["store"]["event_rows"]
-            result["resync"] = again
-        return result
-    finally:
-        engine.dispose()
-
-
-# --- peak RSS, one child process per measurement ---
-
-
-def _status_kb(pid: int | str, field: str) -> int:
-    """A `VmRSS`/`VmHWM` figure (kB) from /proc/<pid>/status; 0 when the process is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
-def _tree_rss_kb(pid: int) -> int:
-    """The resident memory of a process and all its descendants right now (kB)."""
-    total = _status_kb(pid, "VmRSS")
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        total += sum(_tree_rss_kb(int(child)) for child in children)
-    return total
-
-
-class TreePeak:
-    """Samples the RSS of this process plus its worker processes every 20 ms; keeps the peak."""
-
-    def __init__(self) -> None:
-        self.peak_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreePeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
-
-
-def child_sync(url: str) -> None:
-    """Run in a fresh child: one sync into a temp SQLite file; print figures and peak RSS.
-
-    ru_maxrss is not used: Linux carries a parent's high-water mark across fork and exec, so a
-    child of a big benchmark process would report the parent's size. VmHWM starts afresh at exec.
-    """
-    with TreePeak() as tree, sqlite_database() as db:
-        result = sync_once(url, db, concurrency=1, resync=False)
-    result["peak_rss_kb"] = _status_kb("self", "VmHWM")
-    result["tree_peak_rss_kb"] = max(tree.peak_kb, result["peak_rss_kb"])
-    print(json.dumps(result, default=str))
-
-
-def rss_of_sync(webapps: int, findings_: int, page_delay_ms: int) -> dict[str, Any]:
-    with simulator(webapps, findings_, page_delay_ms) as sim:
-        started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child-sync", sim.url],
-            cwd=ROOT,
-            capture_output=True,
-            check=False,
+        return int(
+            conn.execute(sa.select(sa.func.count()).where(f.c.updated_at > since)).scalar_one()
         )
-        wall = time.monotonic() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"the child sync failed: {done.stderr.decode(errors='replace')[-2000:]}")
-    figures = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    return {
-        "findings": findings_,
-        "webapps": webapps,
-        "findings_fetched": figures["findings_fetched"],
-        "peak_rss_mb": figures["peak_rss_kb"] / 1024,  # the sync process itself (VmHWM)
-        "tree_peak_rss_mb": figures["tree_peak_rss_kb"] / 1024,  # with its page workers
-        "sync_wall_seconds": figures["wall_seconds"],
-        "child_wall_seconds": wall,
-    }
 
 
-# --- expected API calls ---
-
-
-def expected_calls(floor: dict[str, Any], sync: dict[str, Any], kb_batch: int) -> dict[str, int]:
-    """pages (as the floor counted them, same requests) + 1 count + ceil(new QIDs / batch)."""
-    pages = floor["calls_by_endpoint"]
-    return {
-        "search/was/webapp": pages.get("search/was/webapp", 0),
-        "count/was/finding": 1,
-        "search/was/finding": pages.get("search/was/finding", 0),
-        "kb/vuln": math.ceil(sync["kb_new_qids"] / kb_batch),
-    }
-
-
-# --- the run ---
-
-
-@dataclass
-class Options:
-    findings: int
-    webapps: int
-    page_delay_ms: int
-    rss_sizes: tuple[int, int]
-    rss_page_delay_ms: int
-    parts: tuple[str, ...]
-    postgres_url: str
-
-
-def parse(argv: list[str]) -> Options | str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--findings", "-n", type=int, default=None, help="findings N (50000)")
-    parser.add_argument("--webapps", "-w", type=int, default=None, help="web apps W (500)")
-    parser.add_argument(
-        "--page-delay-ms", type=int, default=200, help="simulated server time per page (200)"
-    )
-    parser.add_argument(
-        "--rss-sizes",
-        default=None,
-        help="the two N for peak RSS, comma-separated (50000,250000; quick: 5000,25000)",
-    )
-    parser.add_argument(
-        "--rss-page-delay-ms",
-        type=int,
-        default=None,
-        help="page delay for the RSS syncs (default: --page-delay-ms)",
-    )
-    parser.add_argument(
-        "--parts",
-        default=",".join(PARTS),
-        help=f"what to run, comma-separated from {','.join(PARTS)} (all)",
-    )
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument(
-        "--postgres-url",
-        default=PG_ADMIN_URL,
-        help="admin URL; a fresh database is created next to it and dropped after",
-    )
-    parser.add_argument("--child-sync", metavar="URL", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child_sync:
-        child_sync(args.child_sync)
-        return "child"
-    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    unknown = set(parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
-    n = args.findings or (5000 if args.quick else 50_000)
-    w = args.webapps or (50 if args.quick else 500)
-    if args.rss_sizes:
-        small, large = (int(x) for x in args.rss_sizes.split(","))
-    else:
-        small, large = (5000, 25_000) if args.quick else (50_000, 250_000)
-    return Options(
-        findings=n,
-        webapps=w,
-        page_delay_ms=args.page_delay_ms,
-        rss_sizes=(small, large),
-        rss_page_delay_ms=(
-            args.rss_page_delay_ms if args.rss_page_delay_ms is not None else args.page_delay_ms
-        ),
-        parts=parts,
-        postgres_url=args.postgres_url,
-    )
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def run(opts: Options) -> dict[str, Any]:
-    results: dict[str, Any] = {
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "findings": opts.findings,
-        "webapps": opts.webapps,
-        "page_delay_ms": opts.page_delay_ms,
-        "page_size": PAGE_SIZE,
-        "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "parts": list(opts.parts),
-    }
-    wants = set(opts.parts)
-    needs_sim = wants & {"floor", "sqlite", "postgres", "concurrency", "resync", "calls"}
-    if needs_sim:
-        with simulator(opts.webapps, opts.findings, opts.page_delay_ms) as sim:
-            results["simulator_start_seconds"] = sim.started_seconds
-            floors: dict[str, Any] = {}
-            results["floor"] = floors
-            if wants & {"floor", "calls", "concurrency", "sqlite", "postgres"}:
-                log("floor: QualysClient, serial")
-                floors["client_1"] = floor_client(sim.url, 1)
-                if "floor" in wants:
-                    log("floor: httpx only, serial")
-                    floors["http_1"] = floor_http(sim.url, 1)
-                if "concurrency" in wants:
-                    log("floor: QualysClient, 2 streams")
-                    floors["client_2"] = floor_client(sim.url, 2)
-                    if "floor" in wants:
-                        log("floor: httpx only, 2 streams")
-                        floors["http_2"] = floor_http(sim.url, 2)
-            syncs: dict[str, Any] = {}
-            results["sync"] = syncs
-            backends: list[tuple[str, Callable[[], Any]]] = []
-            if "sqlite" in wants or not wants & {"sqlite", "postgres"}:
-                backends.append(("sqlite", sqlite_database))
-            if "postgres" in wants:
-                backends.append(("postgres", lambda: postgres_database(opts.postgres_url)))
-            if wants & {"sqlite", "postgres", "resync", "calls", "concurrency"}:
-                for name, make_db in backends:
-                    log(
-                        f"sync: {name}, concurrency 1" + (" + re-sync" if "resync" in wants else "")
-                    )
-                    with make_db() as db:
-                        syncs[f"{name}_1"] = sync_once(
-                            sim.url, db, concurrency=1, resync="resync" in wants
-                        )
-                    if "concurrency" in wants:
-                        log(f"sync: {name}, concurrency 2")
-                        with make_db() as db:
-                            syncs[f"{name}_2"] = sync_once(sim.url, db, concurrency=2, resync=False)
-    if "rss" in wants:
-        results["rss"] = []
-        for size in opts.rss_sizes:
-            webapps = opts.webapps
-            log(f"peak RSS: a sync of N={size} over W={webapps} in a child process")
-            results["rss"].append(rss_of_sync(webapps, size, opts.rss_page_delay_ms))
-        results["rss_page_delay_ms"] = opts.rss_page_delay_ms
-    results["targets"] = judge(results)
-    return results
-
-
-def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target: what was measured, the limit, met or not."""
-    out: list[dict[str, Any]] = []
-    floors = results.get("floor", {})
-    syncs = results.get("sync", {})
-    serial = floors.get("client_1", {}).get("wall_seconds")
-    http = floors.get("http_1", {}).get("wall_seconds")
-
-    def add(name: str, value: float | str | None, limit: str, met: bool | None) -> None:
-        out.append({"target": name, "value": value, "limit": limit, "met": met})
-
-    for backend in ("sqlite", "postgres"):
-        one = syncs.get(f"{backend}_1")
-        two = syncs.get(f"{backend}_2")
-        if one and serial:
-            ratio = one["wall_seconds"] / serial
-            add(
-                f"{backend} sync / client floor (c=1)",
-                round(ratio, 3),
-                "<= 1.15",
-                ratio <= SERIAL_TARGET,
-            )
-        if one and http:
-            ratio = one["wall_seconds"] / http
-            add(
-                f"{backend} sync / HTTP floor (c=1)",
-                round(ratio, 3),
-                "<= 1.15",
-                ratio <= SERIAL_TARGET,
-            )
-        if two and serial:
-            ratio = two["wall_seconds"] / serial
-            add(
-                f"{backend} sync c=2 / serial client floor",
-                round(ratio, 3),
-                "<= 0.6",
-                ratio <= CONCURRENT_TARGET,
-            )
-        if two and http:
-            ratio = two["wall_seconds"] / http
-            add(
-                f"{backend} sync c=2 / serial HTTP floor",
-                round(ratio, 3),
-                "<= 0.6",
-                ratio <= CONCURRENT_TARGET,
-            )
-        if one and "resync" in one:
-            again = one["resync"]
-            add(
-                f"{backend} re-sync: finding rows written",
-                again["findings_written"] + again["rows_rewritten"] + again["events_written"],
-                "== 0",
-                again["findings_written"] == 0
-                and again["rows_rewritten"] == 0
-                and again["events_written"] == 0,
-            )
-            add(f"{backend} re-sync: KB calls", again["kb_calls"], "== 0", again["kb_calls"] == 0)
-        for label, sync in (("c=1", one), ("c=2", two)):
-            floor = floors.get("client_1" if label == "c=1" else "client_2")
-            if sync and floor:
-                expected = expected_calls(floor, sync, 300)
-                actual = {k: sync["calls_by_endpoint"].get(k, 0) for k in expected}
-                extra = set(sync["calls_by_endpoint"]) - set(expected)
-                met = actual == expected and not extra
-                add(
-                    f"{backend} API calls {label} (actual/expected)",
-                    f"{sum(sync['calls_by_endpoint'].values())}/{sum(expected.values())}",
-                    "equal",
-                    met,
-                )
-    rss = results.get("rss") or []
-    if len(rss) == 2:
-        small, large = rss[0]["peak_rss_mb"], rss[1]["peak_rss_mb"]
-        add(
-            "peak RSS large / small",
-            round(large / small, 3),
-            "<= 1.3",
-            large / small <= RSS_RATIO_TARGET,
-        )
-        add("peak RSS large (MB)", round(large, 1), "< 300", large < RSS_MAX_MB)
-        tree = rss[1]["tree_peak_rss_mb"]
-        add("peak RSS large, with workers (MB)", round(tree, 1), "< 300", tree < RSS_MAX_MB)
+def visible(engine: sa.Engine) -> list[Any]:
+    """What a user sees of findings and assets (write timestamps and digests aside)."""
+    hidden = {"content_hash", "created_at", "updated_at"}
+    out: list[Any] = []
+    for table in (schema.findings, schema.assets):
+        cols = [c for c in table.columns if c.name not in hidden]
+        with engine.connect() as conn:
+            out.append([tuple(r) for r in conn.execute(sa.select(*cols).order_by(table.c.key))])
     return out
 
 
-def table(results: dict[str, Any]) -> str:
-    lines: list[str] = []
-    n, w, delay = results["findings"], results["webapps"], results["page_delay_ms"]
-    lines.append(
-        f"sync benchmark: N={n:,} findings over W={w:,} web apps, {delay} ms server time per page, "
-        f"page size {results['page_size']}, {results['cpus']} CPUs, Python {results['python']}"
+# --- the parts --------------------------------------------------------------------------------
+def part_scale(scales: list[int], db: str) -> list[dict[str, Any]]:
+    rows = []
+    for n in scales:
+        log(f"scale: {n:,} findings, full sync, 1 stream")
+        with (
+            simulator(
+                n, webapps_for(n), page_delay=PAGE_DELAY_MS, count_delay=COUNT_DELAY_MS
+            ) as sim,
+            database(db) as engine,
+        ):
+            report, wall, recording = timed_sync(sim.url, engine, full=True)
+            floor = replay(recording.requests)
+            rows.append(
+                {
+                    "findings": n,
+                    "listed": report.counts.findings_listed,
+                    "sync_s": wall,
+                    "floor_s": floor,
+                    "ratio": wall / floor,
+                    "requests": len(recording.requests),
+                }
+            )
+            log(f"  sync {wall:.2f}s, floor {floor:.2f}s, ratio {wall / floor:.3f}")
+    return rows
+
+
+def part_concurrency(n: int, db: str) -> list[dict[str, Any]]:
+    rows = []
+    with (
+        simulator(n, webapps_for(n), page_delay=PAGE_DELAY_MS, count_delay=COUNT_DELAY_MS) as sim,
+        database(db) as engine,
+    ):
+        for label in ("first sync", "forced full, store populated"):
+            log(f"concurrency 2: {label}, {n:,} findings")
+            report, wall, recording = timed_sync(sim.url, engine, concurrency=2, full=True)
+            floor = replay(recording.requests)
+            rows.append(
+                {
+                    "case": label,
+                    "findings": n,
+                    "sync_s": wall,
+                    "serial_floor_s": floor,
+                    "ratio": wall / floor,
+                    "requests": len(recording.requests),
+                }
+            )
+            log(f"  sync {wall:.2f}s, serial floor {floor:.2f}s, ratio {wall / floor:.3f}")
+    return rows
+
+
+def part_incremental(n: int) -> dict[str, Any]:
+    log(f"incremental: {n:,} findings, 5% changed, per-record server costs {COSTS_MS}")
+    with (
+        simulator(n, webapps_for(n), **COSTS_MS) as sim,
+        database("sqlite") as engine,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        timed_sync(sim.url, engine, full=True)
+        day = sim.control("day", seed=7, share=0.05)
+        changed = sum(len(v) for k, v in day.items() if isinstance(v, list))
+        at = datetime.now(UTC)
+        figures: dict[str, Any] = {"findings": n, "changed": changed}
+        stores = {}
+        for label, full in (("incremental", False), ("full", True)):
+            copy = copy_sqlite(engine, Path(folder), f"{label}.db")
+            before = sim.control("stats")
+            report, wall, _ = timed_sync(sim.url, copy, full=full, clock=lambda: at)
+            after = sim.control("stats")
+            figures[label] = {
+                "mode": str(report.mode),
+                "seconds": wall,
+                "bytes": after["total_bytes"] - before["total_bytes"],
+                "details_read": report.counts.findings_fetched,
+                "api_calls": report.api_calls,
+            }
+            stores[label] = visible(copy)
+            copy.dispose()
+            log(f"  {label}: {wall:.2f}s, {figures[label]['bytes'] / 1e6:.1f} MB")
+        figures["time_ratio"] = figures["incremental"]["seconds"] / figures["full"]["seconds"]
+        figures["bytes_ratio"] = figures["incremental"]["bytes"] / figures["full"]["bytes"]
+        figures["stores_equal"] = stores["incremental"] == stores["full"]
+        return figures
+
+
+def part_resync(n: int, db: str) -> list[dict[str, Any]]:
+    rows = []
+    with simulator(n, webapps_for(n)) as sim, database(db) as engine:
+        timed_sync(sim.url, engine, full=True)
+        for label, full in (("first re-sync", False), ("second re-sync", False), ("full", True)):
+            since = datetime.now(UTC)
+            report, _, _ = timed_sync(sim.url, engine, full=full)
+            rows.append(
+                {
+                    "case": label,
+                    "mode": str(report.mode),
+                    "rows_written": rows_written_since(engine, since),
+                    "kb_calls": report.counts.kb_calls,
+                }
+            )
+    return rows
+
+
+def part_rss(n: int) -> dict[str, Any]:
+    log(f"rss: a sync of {n:,} findings in a child process")
+    with simulator(n, webapps_for(n), page_delay=5) as sim:
+        peak, figures = peak_rss_mb([str(Path(__file__).resolve()), "--child", sim.url])
+    return {"findings": n, "tree_peak_mb": peak, "listed": figures["listed"]}
+
+
+def child(url: str) -> None:
+    """In a fresh process: one full sync into a temporary SQLite file; print JSON figures."""
+    with database("sqlite") as engine:
+        report, wall, _ = timed_sync(url, engine, full=True)
+    print(
+        json.dumps(
+            {"vmhwm_kb": vmhwm_kb(), "listed": report.counts.findings_listed, "seconds": wall}
+        )
     )
-    rows: list[tuple[str, str, str]] = []
-    floors = results.get("floor", {})
-    serial = floors.get("client_1", {}).get("wall_seconds")
-    for key, label in (
-        ("http_1", "floor: httpx only (no decode), 1 stream"),
-        ("client_1", "floor: QualysClient (HTTP + decode), 1 stream"),
-        ("http_2", "floor: httpx only (no decode), 2 streams"),
-        ("client_2", "floor: QualysClient (HTTP + decode), 2 streams"),
-    ):
-        if key in floors:
-            f = floors[key]
-            pages = sum(
-                v for k, v in f.get("calls_by_endpoint", f.get("calls_by_path", {})).items()
-            )
-            rows.append(
-                (label, f"{f['wall_seconds']:.2f} s", f"{f['findings']:,} findings, {pages} calls")
-            )
-    for key, label in (
-        ("sqlite_1", "sync SQLite, concurrency 1"),
-        ("postgres_1", "sync PostgreSQL, concurrency 1"),
-        ("sqlite_2", "sync SQLite, concurrency 2"),
-        ("postgres_2", "sync PostgreSQL, concurrency 2"),
-    ):
-        s = results.get("sync", {}).get(key)
-        if not s:
-            continue
-        note = f"{s['findings_fetched']:,} findings, {s['api_calls']} calls"
-        if serial:
-            note += f", {s['wall_seconds'] / serial:.2f} x client floor"
-        http = floors.get("http_1", {}).get("wall_seconds")
-        if http:
-            note += f", {s['wall_seconds'] / http:.2f} x HTTP floor"
-        rows.append((label, f"{s['wall_seconds']:.2f} s", note))
-        if "resync" in s:
-            r = s["resync"]
-            rows.append(
-                (
-                    f"  re-sync, no change ({label.split()[1].rstrip(',')})",
-                    f"{r['wall_seconds']:.2f} s",
-                    f"written {r['findings_written']} (created+updated), "
-                    f"events {r['events_written']}, "
-                    f"max(updated_at) {'moved' if r['rows_rewritten'] else 'unchanged'}, "
-                    f"KB calls {r['kb_calls']}",
-                )
-            )
-    for entry in results.get("rss") or []:
-        rows.append(
+
+
+# --- the run ----------------------------------------------------------------------------------
+def judge(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(figure, measured, target, met)."""
+    out = []
+    for row in results.get("scale", []):
+        out.append(
             (
-                f"peak RSS, sync of N={entry['findings']:,} (child process)",
-                f"{entry['peak_rss_mb']:.1f} MB",
-                f"{entry['findings_fetched']:,} fetched in {entry['sync_wall_seconds']:.1f} s; "
-                f"with its page worker processes {entry['tree_peak_rss_mb']:.1f} MB",
+                f"full, 1 stream, {row['findings']:,} / floor",
+                f"{row['ratio']:.3f}",
+                f"<= {TARGETS['scale']}",
+                row["ratio"] <= TARGETS["scale"],
             )
         )
-    for backend in ("sqlite", "postgres"):
-        for c in ("1", "2"):
-            s = results.get("sync", {}).get(f"{backend}_{c}")
-            if s:
-                calls = ", ".join(f"{k} {v}" for k, v in sorted(s["calls_by_endpoint"].items()))
-                rows.append((f"API calls, {backend} c={c}", str(s["api_calls"]), calls))
-    width = max((len(r[0]) for r in rows), default=10)
-    vwidth = max((len(r[1]) for r in rows), default=5)
-    lines.append("")
-    for label, value, note in rows:
-        lines.append(f"{label:<{width}}  {value:>{vwidth}}  {note}")
-    if results.get("targets"):
-        lines.append("")
-        twidth = max(len(t["target"]) for t in results["targets"])
-        for t in results["targets"]:
-            verdict = "met" if t["met"] else "MISSED"
-            lines.append(f"{t['target']:<{twidth}}  {t['value']!s:>10}  {t['limit']:<8}  {verdict}")
-    return "\n".join(lines)
+    for row in results.get("concurrency", []):
+        out.append(
+            (
+                f"full, 2 streams ({row['case']}) / serial floor",
+                f"{row['ratio']:.3f}",
+                f"<= {TARGETS['concurrency']}",
+                row["ratio"] <= TARGETS["concurrency"],
+            )
+        )
+    inc = results.get("incremental")
+    if inc:
+        for what in ("time", "bytes"):
+            ratio = inc[f"{what}_ratio"]
+            out.append(
+                (
+                    f"incremental / full, {what} ({inc['changed']:,} changed)",
+                    f"{ratio:.3f}",
+                    f"<= {TARGETS['incremental']}",
+                    ratio <= TARGETS["incremental"],
+                )
+            )
+        out.append(
+            (
+                "incremental store == full store",
+                str(inc["stores_equal"]),
+                "True",
+                bool(inc["stores_equal"]),
+            )
+        )
+    for row in results.get("resync", []):
+        ok = row["rows_written"] == 0 and row["kb_calls"] == 0
+        out.append(
+            (
+                f"re-sync, no change ({row['case']}, {row['mode']}): rows, KB calls",
+                f"{row['rows_written']}, {row['kb_calls']}",
+                "0, 0",
+                ok,
+            )
+        )
+    rss = results.get("rss")
+    if rss:
+        out.append(
+            (
+                f"peak RSS, process tree, {rss['findings']:,} findings",
+                f"{rss['tree_peak_mb']:.1f} MB",
+                f"<= {TARGETS['rss_mb']} MB",
+                rss["tree_peak_mb"] <= TARGETS["rss_mb"],
+            )
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    opts = parse(sys.argv[1:] if argv is None else argv)
-    if opts == "child":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", default="scale,concurrency,incremental,resync,rss")
+    parser.add_argument("--scales", default="2000,20000,50000,250000")
+    parser.add_argument("--findings", type=int, default=50_000, help="size of the other parts")
+    parser.add_argument("--rss-findings", type=int, default=250_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child)
         return 0
-    assert isinstance(opts, Options)
-    results = run(opts)
-    print(table(results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"{stamp}.json"
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    if args.quick:
+        args.scales, args.findings, args.rss_findings = "2000,5000", 5000, 20_000
+    parts = set(args.parts.split(","))
+    scales = [int(s) for s in args.scales.split(",")]
+    results: dict[str, Any] = {"database": args.database, "started": datetime.now(UTC).isoformat()}
+    if "scale" in parts:
+        results["scale"] = part_scale(scales, args.database)
+    if "concurrency" in parts:
+        results["concurrency"] = part_concurrency(args.findings, args.database)
+    if "incremental" in parts:
+        results["incremental"] = part_incremental(args.findings)
+    if "resync" in parts:
+        results["resync"] = part_resync(min(args.findings, 20_000), args.database)
+    if "rss" in parts:
+        results["rss"] = part_rss(args.rss_findings)
+    verdicts = judge(results)
+    results["verdicts"] = [
+        dict(zip(("figure", "measured", "target", "met"), v, strict=True)) for v in verdicts
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    width = max(len(v[0]) for v in verdicts) if verdicts else 10
+    print(f"{'figure':<{width}}  {'measured':>12}  {'target':>10}  met")
+    for figure, measured, target, met in verdicts:
+        print(f"{figure:<{width}}  {measured:>12}  {target:>10}  {'yes' if met else 'NO'}")
+    print(f"figures written to {out}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())
