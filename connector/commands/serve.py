@@ -25,7 +25,7 @@ from connector.service.metrics import ServiceMetrics
 from connector.service.scheduler import Daemon
 from connector.service.shutdown import DEFAULT_GRACE_SECONDS, SignalWatch, run_until_signalled
 from connector.store import assets as store_assets
-from connector.store import findings as store_findings
+from connector.store import finding_reads
 from connector.store import runs as store_runs
 from connector.store.database import create_engine_for, ensure_schema
 from connector.sync import SyncReport, run_sync
@@ -176,7 +176,7 @@ def refresh_store_metrics(engine: Engine, connector: str, metrics: ServiceMetric
     """Findings by status and severity, assets by state: read from the store into the gauges."""
     try:
         with engine.connect() as conn:
-            findings = store_findings.count_findings(conn, connector)
+            findings = finding_reads.count_findings(conn, connector)
             assets = store_assets.count_assets(conn, connector)
     except StoreError as exc:
         log.warning("could not refresh the store metrics: %s", exc)

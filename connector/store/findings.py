@@ -1,6 +1,6 @@
 """The findings table and its finding_events: upserts that merge every record into what is stored
-(store.merge) and record every status change, closing findings that are no longer listed, and the
-reads the sync and import need.
+(store.merge) and record every status change, and closing findings that are no longer listed.
+The reads the sync and the console need are in finding_reads.
 
 Functions run inside the caller's transaction and never commit. Rows whose content did not change
 are not rewritten: each stored finding carries a digest of the values it was written from.
@@ -21,7 +21,6 @@ from connector.models import (
     API_ABSENT_REASON,
     SOURCE_API,
     SOURCE_API_AND_IMPORT,
-    AssetState,
     Finding,
     FindingStatus,
 )
@@ -37,7 +36,7 @@ from connector.store.rows import (
     row_values,
     stored_columns,
 )
-from connector.store.schema import FINDING_ASSET, assets, finding_events, findings, sync_runs
+from connector.store.schema import assets, finding_events, findings, sync_runs
 from connector.store.upsert import analyze_if_stale, chunks, insert_many, upsert
 
 _ACTIVE = FindingStatus.ACTIVE.value
@@ -113,6 +112,10 @@ def prepare_row(finding: Finding) -> PreparedRow:
     """The row a new finding is written as, and its digest (what plan_findings would compute)."""
     values = row_values(finding)
     return PreparedRow(values, digest(values))
+
+
+def _finding_from_row(row: sa.RowMapping) -> Finding:
+    return model_from_row(Finding, row)
 
 
 def _full_rows(conn: Connection, connector: str, keys: Sequence[str]) -> dict[str, Finding]:
@@ -358,108 +361,3 @@ def mark_absent_fixed(
             absent.extend(key for key in active if key not in seen)
     close_findings(conn, connector, absent, run_id=run_id, now=now, reason=reason)
     return absent
-
-
-def load_findings(
-    conn: Connection,
-    connector: str,
-    *,
-    qids: Collection[int],
-    severity_source: str,
-    after_key: str | None = None,
-    limit: int | None = None,
-) -> list[Finding]:
-    """The stored findings of these QIDs whose severity came from `severity_source`, by key.
-
-    With `limit`, one page of at most that many findings with keys after `after_key` (keyset
-    paging, so a caller can walk a large set in bounded memory); then at most 900 QIDs."""
-    wanted = sorted(qids)
-    if limit is not None and len(wanted) > 900:
-        raise ValueError("load_findings pages at most 900 QIDs at a time")
-    out: list[Finding] = []
-    with reading("loading findings"):
-        for chunk in chunks(wanted):
-            query = (
-                sa.select(findings)
-                .where(
-                    findings.c.connector == connector,
-                    findings.c.severity_source == severity_source,
-                    findings.c.qid.in_(chunk),
-                )
-                .order_by(findings.c.key)
-            )
-            if after_key is not None:
-                query = query.where(findings.c.key > after_key)
-            if limit is not None:
-                query = query.limit(limit)
-            out.extend(_finding_from_row(row) for row in conn.execute(query).mappings())
-    return out
-
-
-def _finding_from_row(row: sa.RowMapping) -> Finding:
-    return model_from_row(Finding, row)
-
-
-def count_findings(
-    conn: Connection, connector: str, *, include_archived: bool = False
-) -> dict[tuple[str, str], int]:
-    """(status, severity) -> number of findings; findings of archived assets left out by default."""
-    query = sa.select(findings.c.status, findings.c.severity, sa.func.count()).where(
-        findings.c.connector == connector
-    )
-    if not include_archived:
-        query = query.join(
-            assets,
-            FINDING_ASSET,
-        ).where(assets.c.state == AssetState.ACTIVE.value)
-    query = query.group_by(findings.c.status, findings.c.severity)
-    with reading("counting findings"):
-        return {(row[0], row[1]): row[2] for row in conn.execute(query)}
-
-
-def load_findings_by_keys(conn: Connection, connector: str, keys: Collection[str]) -> list[Finding]:
-    """The stored findings with these keys (those that exist)."""
-    out: list[Finding] = []
-    with reading(f"loading {len(keys)} findings"):
-        for chunk in chunks(sorted(keys)):
-            query = sa.select(findings).where(
-                findings.c.connector == connector, findings.c.key.in_(chunk)
-            )
-            out.extend(_finding_from_row(row) for row in conn.execute(query).mappings())
-    return out
-
-
-def listing_state(
-    conn: Connection, connector: str, keys: Sequence[str]
-) -> dict[str, tuple[str | None, datetime | None]]:
-    """key -> (listing digest, last seen) of those of these findings; the digest only where the
-    API sync wrote the row (an import's rows have none, so their details are read again)."""
-    query_cols = (
-        findings.c.key,
-        findings.c.listing_digest,
-        findings.c.last_seen,
-        findings.c.source,
-    )
-    found: dict[str, tuple[str | None, datetime | None]] = {}
-    with reading(f"reading {len(keys)} stored findings"):
-        for chunk in chunks(keys):
-            query = sa.select(*query_cols).where(
-                findings.c.connector == connector, findings.c.key.in_(chunk)
-            )
-            for row in conn.execute(query):
-                api = row.source in (SOURCE_API, SOURCE_API_AND_IMPORT)
-                digest_ = row.listing_digest if api else None
-                found[row.key] = (digest_, row.last_seen)
-    return found
-
-
-def listed_ids(conn: Connection, connector: str, *, absent_reason: str) -> list[int]:
-    """The ids of the API findings Qualys listed last time (all but those closed as absent)."""
-    query = sa.select(findings.c.key).where(
-        findings.c.connector == connector,
-        findings.c.source.in_([SOURCE_API, SOURCE_API_AND_IMPORT]),
-        sa.or_(findings.c.fixed_reason.is_(None), findings.c.fixed_reason != absent_reason),
-    )
-    with reading("reading the finding ids of the last sync"):
-        keys: Iterable[str] = conn.execute(query, execution_options={"yield_per": 10_000}).scalars()
-        return [int(key) for key in keys if key.isdigit()]

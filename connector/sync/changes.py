@@ -14,6 +14,7 @@ from datetime import datetime
 
 from connector.mapping import map_listed_finding, split_rejected
 from connector.qualys.pages import Page
+from connector.store import finding_reads
 from connector.store import findings as store_findings
 from connector.sync.details import SYNC_REASON, latest
 from connector.sync.state import RunState
@@ -40,7 +41,7 @@ class ListingDiff:
         """Handle one brief page; returns the ids it held."""
         listed, rejected = split_rejected(map_listed_finding(r) for r in page.records)
         with self.run.transaction() as conn:
-            stored = store_findings.listing_state(conn, self.run.connector, [f.key for f in listed])
+            stored = finding_reads.listing_state(conn, self.run.connector, [f.key for f in listed])
         retested: dict[str, datetime | None] = {}
         current = 0
         self.kb_want({f.qid for f in listed if f.qid is not None})
@@ -63,7 +64,7 @@ class ListingDiff:
     def _update_last_seen(self, retested: dict[str, datetime | None]) -> SyncCounts:
         now = self.run.clock()
         with self.run.transaction() as conn:
-            stored = store_findings.load_findings_by_keys(conn, self.run.connector, list(retested))
+            stored = finding_reads.load_findings_by_keys(conn, self.run.connector, list(retested))
             moved = [dataclasses.replace(f, last_seen=retested[f.key]) for f in stored]
             result = store_findings.upsert_findings(
                 conn, self.run.connector, moved, run_id=self.run.run_id, now=now, reason=SYNC_REASON

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from connector.models import API_ABSENT_REASON, FindingStatus
 from connector.store import assets as store_assets
+from connector.store import finding_reads
 from connector.store import findings as store_findings
 from connector.sync.listing import ListingResult
 from connector.sync.state import RunState
@@ -50,9 +51,7 @@ def close(
             conn, run.connector, cutoff=cutoff, now=now
         )
         active: Counter[str] = Counter()
-        for (status, severity), number in store_findings.count_findings(
-            conn, run.connector
-        ).items():
+        for (status, severity), number in finding_reads.count_findings(conn, run.connector).items():
             if status == FindingStatus.ACTIVE.value:
                 active[severity] += number
         counts = SyncCounts(

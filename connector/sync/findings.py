@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from connector.qualys.pages import Page
 from connector.qualys.requests import Criterion
-from connector.store import findings as store_findings
+from connector.store import finding_reads
 from connector.sync.changes import ListingDiff
 from connector.sync.closing import ABSENT_REASON
 from connector.sync.details import FindingWriter, fetch_details
@@ -89,5 +89,5 @@ def known_ids(phase: FindingPhase, streams: int) -> SeenKeys:
     if streams < 2:
         return SeenKeys()
     with phase.run.transaction() as conn:
-        ids = store_findings.listed_ids(conn, phase.run.connector, absent_reason=ABSENT_REASON)
+        ids = finding_reads.listed_ids(conn, phase.run.connector, absent_reason=ABSENT_REASON)
     return SeenKeys(ids)

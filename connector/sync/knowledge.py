@@ -24,6 +24,7 @@ from connector.errors import QualysAuthError, QualysError
 from connector.mapping import derive_severity, map_kb_vuln, split_rejected
 from connector.models import Finding, SeveritySource, Weakness
 from connector.qualys.client import KbResult
+from connector.store import finding_reads
 from connector.store import findings as store_findings
 from connector.store import runs as store_runs
 from connector.store import weaknesses as store_weaknesses
@@ -216,7 +217,7 @@ def rederive_severity(
             after: str | None = None
             while True:
                 with run.transaction() as conn:
-                    batch = store_findings.load_findings(
+                    batch = finding_reads.load_findings(
                         conn,
                         run.connector,
                         qids=group,

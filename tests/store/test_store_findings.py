@@ -22,6 +22,7 @@ from storefactories import (
 
 from connector.models import FindingStatus, SeveritySource
 from connector.store import assets as store_assets
+from connector.store import finding_reads
 from connector.store import findings as store_findings
 from connector.store.queries import active_finding_counts
 from connector.store.schema import finding_events, findings
@@ -75,7 +76,7 @@ def test_created_findings_get_creation_events_and_stored_fields(engine: Engine) 
     assert row["first_seen"] == record.first_seen and row["first_seen"].tzinfo is not None
     assert _events(engine) == [("7", None, "Active", "qualys")]
     with engine.connect() as conn:
-        loaded = store_findings.load_findings(
+        loaded = finding_reads.load_findings(
             conn, CONNECTOR, qids=[record.qid or 0], severity_source="kb_cvss_v3"
         )
     assert loaded == [record]
@@ -261,7 +262,7 @@ def test_mark_absent_fixed_copes_with_a_large_seen_set(engine: Engine) -> None:
     assert sorted(fixed, key=int) == [str(i) for i in range(1, 3000, 2)]
     assert max(len(s) for s in statements) < 100_000  # nothing scales with the seen set
     with engine.connect() as conn:
-        counts = store_findings.count_findings(conn, CONNECTOR)
+        counts = finding_reads.count_findings(conn, CONNECTOR)
     assert counts == {("Active", "High"): 1500, ("Fixed", "High"): 1500}
 
 
@@ -280,16 +281,16 @@ def test_counts_leave_out_archived_assets_by_default(engine: Engine) -> None:
     )
     with engine.begin() as conn:
         store_assets.apply_retention(conn, CONNECTOR, cutoff=NOW - timedelta(days=30), now=NOW)
-        assert store_findings.count_findings(conn, CONNECTOR) == {
+        assert finding_reads.count_findings(conn, CONNECTOR) == {
             ("Active", "High"): 1,
             ("Fixed", "High"): 1,
         }
-        assert store_findings.count_findings(conn, CONNECTOR, include_archived=True) == {
+        assert finding_reads.count_findings(conn, CONNECTOR, include_archived=True) == {
             ("Active", "High"): 2,
             ("Fixed", "High"): 1,
         }
         assert active_finding_counts(conn, CONNECTOR) == {"1": 1, "2": 1}
-        assert store_findings.count_findings(conn, "another-connector") == {}
+        assert finding_reads.count_findings(conn, "another-connector") == {}
 
 
 def test_findings_of_another_connector_are_separate(engine: Engine) -> None:

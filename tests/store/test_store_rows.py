@@ -59,6 +59,7 @@ def test_a_stored_finding_reads_back_equal(engine: sa.Engine) -> None:
     """row_values and model_from_row are inverses through the database (enums, tuples, dates)."""
     from connector.models import RunKind
     from connector.store import assets as store_assets
+    from connector.store import finding_reads
     from connector.store import findings as store_findings
     from connector.store import runs as store_runs
     from tests.store.storefactories import CONNECTOR, NOW
@@ -76,6 +77,6 @@ def test_a_stored_finding_reads_back_equal(engine: sa.Engine) -> None:
         store_assets.upsert_assets(conn, CONNECTOR, [asset("1")], now=NOW)
         run = store_runs.start_run(conn, CONNECTOR, RunKind.SYNC, now=NOW, host="h", pid=1)
         store_findings.upsert_findings(conn, CONNECTOR, [original], run_id=run, now=NOW, reason="t")
-        (loaded,) = store_findings.load_findings_by_keys(conn, CONNECTOR, ["7"])
+        (loaded,) = finding_reads.load_findings_by_keys(conn, CONNECTOR, ["7"])
     assert loaded == original
     assert digest(row_values(loaded)) == digest(row_values(original))  # a reload writes nothing

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from connector import exports
 from connector.models import Weakness
-from connector.store import findings as store_findings
+from connector.store import finding_reads
 from connector.store import weaknesses as store_weaknesses
 from connector.store.queries import ExportFilter, iter_findings
 from connector.web.app import create_app
@@ -69,7 +69,7 @@ def test_filters_agree_with_the_store(
 def test_severity_counts_match_the_stores_own_counts(client: TestClient, console: Console) -> None:
     """Active findings per severity, on the overview and /findings, equal count_findings."""
     with console.engine.connect() as conn:
-        counts = store_findings.count_findings(conn, console.connector)
+        counts = finding_reads.count_findings(conn, console.connector)
     overview = client.get("/").text
     for severity in ("Critical", "High", "Medium", "Low"):
         expected = counts.get(("Active", severity), 0)

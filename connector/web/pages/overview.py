@@ -12,8 +12,7 @@ from starlette.routing import Route
 
 from connector.models import RunKind
 from connector.store import assets as store_assets
-from connector.store import findings as store_findings
-from connector.store import listings
+from connector.store import finding_reads, listings
 from connector.store import runs as store_runs
 from connector.web.charts import line_chart
 from connector.web.pages.common import console_of, reading
@@ -28,7 +27,7 @@ def overview(request: Request) -> Response:
     with reading(request) as conn:
         last_sync = store_runs.last_run(conn, name, RunKind.SYNC)
         last_run = store_runs.last_run(conn, name)
-        counts = store_findings.count_findings(conn, name)
+        counts = finding_reads.count_findings(conn, name)
         asset_counts = store_assets.count_assets(conn, name)
         chart = _chart(conn, console.chart_cache, name, last_run)
     active = {s: counts.get(("Active", s), 0) for s in SEVERITIES}
@@ -55,7 +54,7 @@ def _chart(conn: Any, cache: dict[tuple[Any, ...], Any], name: str, last_run: An
     key = (name, last_run.id, last_run.outcome, last_run.finished_at)
     if key in cache:
         return cache[key]
-    every = store_findings.count_findings(conn, name, include_archived=True)
+    every = finding_reads.count_findings(conn, name, include_archived=True)
     now_active = {s: every.get(("Active", s), 0) for s in SEVERITIES}
     points = listings.active_after_runs(conn, name, runs=CHART_RUNS, now_active=now_active)
     labels = [f"{p.run['kind']} #{p.run['id']}" for p in points]
