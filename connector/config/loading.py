@@ -158,20 +158,7 @@ def _resolve_password(
     if environ.get("QUALYS_PASSWORD"):
         return Secret(environ["QUALYS_PASSWORD"])
     if qualys["password_file"]:
-        secret_path = Path(qualys["password_file"])
-        try:
-            text = secret_path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            problems.append(
-                f"qualys.password_file {secret_path} cannot be read ({why}): "
-                "mount the secret there or fix its permissions"
-            )
-            return None
-        if not text:
-            problems.append(f"qualys.password_file {secret_path} is empty")
-            return None
-        return Secret(text)
+        return _read_secret_file("qualys.password_file", Path(qualys["password_file"]), problems)
     if qualys["password"]:
         return Secret(str(qualys["password"]))
     return None
@@ -185,18 +172,21 @@ def _resolve_web_password(
         return Secret(environ[WEB_PASSWORD_ENV])
     if not web["password_file"]:
         return None
-    secret_path = Path(web["password_file"])
+    return _read_secret_file("web.password_file", Path(web["password_file"]), problems)
+
+
+def _read_secret_file(setting: str, path: Path, problems: list[str]) -> Secret | None:
     try:
-        text = secret_path.read_text(encoding="utf-8").strip()
+        text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         problems.append(
-            f"web.password_file {secret_path} cannot be read ({why}): "
+            f"{setting} {path} cannot be read ({why}): "
             "mount the secret there or fix its permissions"
         )
         return None
     if not text:
-        problems.append(f"web.password_file {secret_path} is empty")
+        problems.append(f"{setting} {path} is empty")
         return None
     return Secret(text)
 
