@@ -26,7 +26,6 @@ from connector.simulator.day import DayChanges, simulate_day
 from connector.simulator.derive import generate_record
 from connector.simulator.generate import generate_tenant
 from connector.simulator.records import (
-    FINDING_TYPES,
     FIRST_FINDING_ID,
     FIXED_STATUSES,
     IGNORED_REASONS,
@@ -38,31 +37,12 @@ from connector.simulator.records import (
     FindingRecord,
     HistoryScan,
     KbEntry,
-    LastScan,
     QidProfile,
     Tag,
     WebAppRecord,
 )
 from connector.simulator.select import Plan, Tenant, plan_findings
 from connector.simulator.webapps import WebAppList
-
-__all__ = [
-    "FINDING_TYPES",
-    "FIXED_STATUSES",
-    "IGNORED_REASONS",
-    "NOW",
-    "OPEN_STATUSES",
-    "STATUSES",
-    "Criterion",
-    "Dataset",
-    "FindingRecord",
-    "HistoryScan",
-    "KbEntry",
-    "LastScan",
-    "QidProfile",
-    "Tag",
-    "WebAppRecord",
-]
 
 
 class Dataset:

@@ -6,7 +6,8 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from connector.simulator.dataset import Dataset, KbEntry
+from connector.simulator.dataset import Dataset
+from connector.simulator.records import KbEntry
 from connector.simulator.render import render_kb_vuln
 from connector.simulator.xmlout import KB_EPILOG, KB_PROLOG, cdata
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connector.simulator.dataset import FindingRecord, WebAppRecord
+from connector.simulator.records import FindingRecord, WebAppRecord
 from connector.store.schema import connector_state
 from tests.support import Tenant
 
