@@ -11,6 +11,7 @@ sort the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.models import Severity
+from connector.store import search
 from connector.store.failures import reading
 from connector.store.queries import ExportFilter, finding_conditions
 from connector.store.schema import FINDING_ASSET, assets, findings
@@ -74,6 +76,8 @@ SORTS: dict[str, SortOrder] = {
     "qid": SortOrder("QID", _with_nulls_last(findings.c.qid), descending=False),
 }
 DEFAULT_SORT = "severity"
+FEW = 1000  # on SQLite a filter keeping at most this many findings is paged through their rowids
+ROWID = sa.literal_column("findings.rowid", sa.Integer)
 
 
 @dataclass(frozen=True)
@@ -103,14 +107,14 @@ def finding_page(
     cursor: Cursor | None = None,
     backward: bool = False,
     limit: int = 50,
+    among: Sequence[int] | None = None,
 ) -> FindingPage:
-    """One page of findings after `cursor` (before it when `backward`), in `sort` order."""
+    """One page of findings after `cursor` (before it when `backward`), in `sort` order;
+    `among`: the rowids `few_matching` found, when it found them all."""
     order = SORTS[sort]
-    base = (
-        sa.select(*PAGE_COLUMNS)
-        .select_from(findings.join(assets, FINDING_ASSET))
-        .where(findings.c.connector == connector, *finding_conditions(connector, where))
-    )
+    if among is not None and not among:
+        return FindingPage([], [], False)
+    base = _matching(conn, connector, where, *PAGE_COLUMNS, among=among)
     descending = order.descending != backward
     indexes = list(range(len(order.segments)))
     if backward:
@@ -176,13 +180,59 @@ def count_matching(
 ) -> int:
     """How many findings the filter keeps; with `cap`, counting stops at cap + 1 (so a page can
     say "more than 10,000" without counting a quarter of a million rows on every view)."""
-    matching = (
-        sa.select(findings.c.key)
-        .select_from(findings.join(assets, FINDING_ASSET))
-        .where(findings.c.connector == connector, *finding_conditions(connector, where))
-    )
+    matching = _matching(conn, connector, where, findings.c.key, text_first=True)
     if cap is not None:
         matching = matching.limit(cap + 1)
     query = sa.select(sa.func.count()).select_from(matching.subquery())
     with reading("counting findings"):
         return int(conn.execute(query).scalar_one())
+
+
+def few_matching(
+    conn: Connection, connector: str, where: ExportFilter, limit: int = FEW
+) -> list[int] | None:
+    """SQLite: the rowids of the findings the filter keeps when there are at most `limit`;
+    None when there are more, and on PostgreSQL (its statistics find such rows by themselves).
+
+    Ordered index scans serve broad filters, but SQLite without statistics also walks them for a
+    filter that keeps a few rows scattered through the whole order, to its end on every page:
+    pages of such a filter read these rows instead (`among` of finding_page)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    query = _matching(conn, connector, where, ROWID, text_first=True).limit(limit + 1)
+    with reading("finding the findings of a filter"):
+        ids: list[int] = list(conn.execute(query).scalars())
+    return ids if len(ids) <= limit else None
+
+
+def _matching(
+    conn: Connection,
+    connector: str,
+    where: ExportFilter,
+    *columns: sa.ColumnElement[Any],
+    among: Sequence[int] | None = None,
+    text_first: bool = False,
+) -> sa.Select[Any]:
+    """The findings the filter keeps (only those of `among`, SQLite rowids, when given); with
+    `text_first`, read from the text filter's index when it has one (counts, not pages: those
+    walk the index of their order and stop at a page).
+
+    On SQLite, every findings index starts with the connector: a unary + on it keeps them all
+    out of the plan. Without statistics SQLite takes `connector = ?` for selective and would walk
+    a whole index probing the FTS rows (or `among`) one by one; so a count reads the FTS rows
+    first, and a page of `among` reads those rows only (with the plain ILIKE: no FTS lookup)."""
+    text_first = text_first and among is None and search.indexed((where.text or "").strip())
+    mine: sa.ColumnElement[bool] = findings.c.connector == connector
+    if conn.dialect.name == "sqlite" and (text_first or among):
+        mine = sa.literal_column("+findings.connector", findings.c.connector.type) == connector
+    query = (
+        sa.select(*columns)
+        .select_from(findings.join(assets, FINDING_ASSET))
+        .where(mine, *finding_conditions(connector, where, text_index=among is None))
+    )
+    if among is not None:
+        # Integers: written into the SQL, any number of them fits (no bound-parameter limit).
+        query = query.where(
+            ROWID.in_(sa.bindparam("among", list(among), expanding=True, literal_execute=True))
+        )
+    return query
