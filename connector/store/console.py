@@ -188,21 +188,30 @@ def count_matching(
         return int(conn.execute(query).scalar_one())
 
 
-def few_matching(
-    conn: Connection, connector: str, where: ExportFilter, limit: int = FEW
-) -> list[int] | None:
-    """SQLite: the rowids of the findings the filter keeps when there are at most `limit`;
-    None when there are more, and on PostgreSQL (its statistics find such rows by themselves).
+@dataclass(frozen=True)
+class Matching:
+    """What a filter keeps: the count (up to cap + 1), and on SQLite the rowids of its findings
+    when there are at most `few` of them (None otherwise, and always on PostgreSQL)."""
+
+    total: int
+    few: list[int] | None
+
+
+def count_and_few(
+    conn: Connection, connector: str, where: ExportFilter, *, cap: int, few: int = FEW
+) -> Matching:
+    """The count behind a page, and (SQLite) the rowids that finding_page's `among` takes.
 
     Ordered index scans serve broad filters, but SQLite without statistics also walks them for a
     filter that keeps a few rows scattered through the whole order, to its end on every page:
-    pages of such a filter read these rows instead (`among` of finding_page)."""
+    pages of such a filter read their rows by rowid instead. PostgreSQL's statistics find such
+    rows by themselves. On SQLite the rowids are read in place of the count (one query)."""
     if conn.dialect.name != "sqlite":
-        return None
-    query = _matching(conn, connector, where, ROWID, text_first=True).limit(limit + 1)
-    with reading("finding the findings of a filter"):
+        return Matching(count_matching(conn, connector, where, cap=cap), None)
+    query = _matching(conn, connector, where, ROWID, text_first=True).limit(cap + 1)
+    with reading("counting findings"):
         ids: list[int] = list(conn.execute(query).scalars())
-    return ids if len(ids) <= limit else None
+    return Matching(len(ids), ids if len(ids) <= few else None)
 
 
 def _matching(

@@ -14,8 +14,8 @@ from connector.models import FindingStatus, Severity
 from connector.store.console import (
     SORTS,
     Cursor,
+    count_and_few,
     count_matching,
-    few_matching,
     finding_page,
 )
 from connector.store.queries import ExportFilter
@@ -83,15 +83,17 @@ def test_pages_through_rowids_equal_pages_along_the_index(
     store: Engine, where: ExportFilter, sort: str
 ) -> None:
     with store.connect() as conn:
-        few = few_matching(conn, CONNECTOR, where)
+        matching = count_and_few(conn, CONNECTOR, where, cap=10_000)
         total = count_matching(conn, CONNECTOR, where)
     plain = _walk(store, where, sort, None)
-    assert len(plain) == len(set(plain)) == total
+    assert len(plain) == len(set(plain)) == total == matching.total
     if store.dialect.name != "sqlite":
-        assert few is None  # PostgreSQL plans with its statistics
+        assert matching.few is None  # PostgreSQL plans with its statistics
         return
-    assert few is not None and len(few) == total
-    assert _walk(store, where, sort, few) == plain
+    assert matching.few is not None and len(matching.few) == total
+    assert _walk(store, where, sort, matching.few) == plain
     if total:
         with store.connect() as conn:
-            assert few_matching(conn, CONNECTOR, where, limit=total - 1) is None
+            capped = count_and_few(conn, CONNECTOR, where, cap=total - 1, few=total - 1)
+            over = count_and_few(conn, CONNECTOR, where, cap=10_000, few=total - 1)
+        assert (capped.total, capped.few, over.total, over.few) == (total, None, total, None)
