@@ -238,7 +238,7 @@ def _matching(
     walk the index of their order and stop at a page).
 
     On SQLite, every findings index starts with the connector: a unary + on it keeps them all
-    out of the plan. Without statistics SQLite takes `connector = ?` for selective and would walk
+    out of the plan. Without statistics SQLite takes "connector = ?" for selective and would walk
     a whole index probing the FTS rows (or `among`) one by one; so a count reads the FTS rows
     first, and a page of `among` reads those rows only (with the plain ILIKE: no FTS lookup)."""
     text_first = text_first and among is None and search.indexed((where.text or "").strip())
