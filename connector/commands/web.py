@@ -16,6 +16,7 @@ from connector.connectivity import CheckResult, run_checks
 from connector.errors import ConfigError, ExitCode
 from connector.qualys.client import QualysClient
 from connector.service.scheduler import next_runs
+from connector.store import search
 from connector.store.database import create_engine_for, ensure_schema
 from connector.validate import ValidationReport, validate
 from connector.web.app import create_app
@@ -46,6 +47,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     console = build_console(config, engine, load_config=config_loader(ctx))
     try:
         ensure_schema(engine)
+        _say_if_search_unindexed(engine)
         server = ConsoleServer(create_app(console), config.web.host, config.web.port)
         server.serve_forever()
     finally:
@@ -111,9 +113,15 @@ def start_console(
         log.info("web console off: %s", MISSING_WEB_PASSWORD)
         return None
     console = build_console(config, engine, load_config=load_config, next_sync=next_sync)
+    _say_if_search_unindexed(engine)
     server = ConsoleServer(create_app(console), config.web.host, config.web.port)
     server.start()
     return server, console
+
+
+def _say_if_search_unindexed(engine: Engine) -> None:
+    with engine.connect() as conn:
+        search.warn_if_unindexed(conn)
 
 
 def stop_console(started: tuple[ConsoleServer, Console] | None) -> None:

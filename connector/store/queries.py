@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.store.failures import reading
+from connector.store.planhints import usually_true
 from connector.store.schema import FINDING_ASSET, assets, finding_events, findings, weaknesses
+from connector.store.search import text_condition
 
 STREAM_BATCH = 1000
 Rows = Generator[dict[str, Any], None, None]  # a stream of rows; close() ends it early
@@ -75,8 +77,11 @@ def iter_findings(conn: Connection, connector: str, where: ExportFilter) -> Rows
     yield from _stream(conn, query.where(*finding_conditions(connector, where)))
 
 
-def finding_conditions(connector: str, where: ExportFilter) -> list[sa.ColumnElement[bool]]:
-    """The WHERE terms of a findings filter, for a query that joins findings to their assets."""
+def finding_conditions(
+    connector: str, where: ExportFilter, *, text_index: bool = True
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE terms of a findings filter, for a query that joins findings to their assets
+    (`text_index`: narrow the text filter through its index, see store/search.py)."""
     terms: list[sa.ColumnElement[bool]] = []
     if not where.include_archived:
         terms.append(assets.c.state == "active")
@@ -91,7 +96,7 @@ def finding_conditions(connector: str, where: ExportFilter) -> list[sa.ColumnEle
         )
         terms.append(findings.c.asset_key.in_(named))
     if where.since:
-        terms.append(findings.c.last_seen >= where.since)
+        terms.append(usually_true(findings.c.last_seen >= where.since))
     if where.qids:
         terms.append(findings.c.qid.in_(list(where.qids)))
     if where.types:
@@ -104,18 +109,8 @@ def finding_conditions(connector: str, where: ExportFilter) -> list[sa.ColumnEle
         )
         terms.append(findings.c.key.in_(changed))
     if where.text:
-        pattern = "%" + _escape_like(where.text.strip()) + "%"
-        terms.append(
-            sa.or_(
-                findings.c.name.ilike(pattern, escape="\\"),
-                findings.c.url.ilike(pattern, escape="\\"),
-            )
-        )
+        terms.append(text_condition(where.text.strip(), use_index=text_index))
     return terms
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def iter_weaknesses(conn: Connection, connector: str, where: ExportFilter) -> Rows:

@@ -208,17 +208,27 @@ def _execute_many(
 
 
 def analyze_if_stale(conn: Connection, table: sa.Table, written: int) -> None:
-    """PostgreSQL: refresh the planner statistics of `table` when they predate most of its rows.
+    """PostgreSQL: refresh the planner statistics of `table` when they predate most of its rows:
+    never taken, or taken before the table more than doubled in size.
 
-    A first sync fills empty tables faster than autovacuum analyses them; without statistics the
-    planner picks a scan of the (connector, ...) indexes over the primary key, and each 1000-key
-    lookup degrades with the table's size. Once analysed, the plans stay right as the table grows.
+    A first sync fills empty tables faster than autovacuum analyses them (and autovacuum may be
+    off); without statistics the planner picks a scan of the (connector, ...) indexes over the
+    primary key, and each 1000-key lookup degrades with the table's size; with statistics of the
+    first page only, the console's filters pick nested loops over every asset instead of their
+    indexes. Doubling keeps the ANALYZEs of a first sync to a handful (each samples at most
+    30,000 rows); once the table stops growing, none.
     """
     if conn.dialect.name != "postgresql" or written == 0:
         return
-    estimate = conn.execute(
-        sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
+    stats = conn.execute(
+        sa.text(
+            "SELECT reltuples, relpages, "
+            "pg_relation_size(oid) / current_setting('block_size')::int AS pages "
+            "FROM pg_class WHERE oid = to_regclass(:name)"
+        ),
         {"name": table.name},
-    ).scalar_one_or_none()
-    if estimate is not None and estimate < written:
+    ).first()
+    if stats is None:
+        return
+    if stats.reltuples < written or stats.pages > 2 * max(stats.relpages, 1):
         conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table.name)}")

@@ -322,3 +322,27 @@ def test_postgres_statistics_are_refreshed_after_a_first_bulk_write(engine: Engi
             "SELECT reltuples FROM pg_class WHERE oid = 'findings'::regclass"
         ).scalar_one()
     assert estimate >= 1200
+
+
+def test_postgres_statistics_are_refreshed_as_the_table_doubles(engine: Engine) -> None:
+    """Statistics taken at the first page are renewed once the table has more than doubled
+    (and not on every page): the planner sees the table it plans for."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics are a PostgreSQL concern")
+    run = start_run(engine)
+    seed(engine, [asset("1")], [finding(str(i)) for i in range(1000)], run)
+
+    def analysed_rows() -> float:
+        with engine.connect() as conn:
+            return float(
+                conn.exec_driver_sql(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'findings'::regclass"
+                ).scalar_one()
+            )
+
+    first = analysed_rows()
+    seed(engine, [], [finding(str(i)) for i in range(1000, 1500)], run)
+    assert analysed_rows() == first  # grew by half: the statistics still hold
+    for start in range(1500, 4000, 500):
+        seed(engine, [], [finding(str(i)) for i in range(start, start + 500)], run)
+    assert analysed_rows() >= 2500

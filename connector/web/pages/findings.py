@@ -45,6 +45,7 @@ def findings_page(request: Request) -> Response:
     console = console_of(request)
     parsed = _query(request)
     with reading(request) as conn:
+        matching = store_console.count_and_few(conn, console.connector, parsed.where, cap=COUNT_CAP)
         page = store_console.finding_page(
             conn,
             console.connector,
@@ -53,8 +54,9 @@ def findings_page(request: Request) -> Response:
             cursor=parsed.cursor,
             backward=parsed.backward,
             limit=PAGE_SIZE,
+            among=matching.few,
         )
-        total = store_console.count_matching(conn, console.connector, parsed.where, cap=COUNT_CAP)
+    total = matching.total
     has_next = page.more if not parsed.backward else parsed.cursor is not None
     has_prev = parsed.cursor is not None if not parsed.backward else page.more
     next_token = encode_cursor(page.cursors[-1]) if has_next and page.rows else None
