@@ -16,7 +16,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from connector.store.database import create_engine_for
-from connector.store.schema import SEARCH_TABLE, TRIGRAM_INDEXES, metadata
+from connector.store.schema import TEXT_INDEX, TRIGRAM_INDEXES, metadata
 
 config = context.config
 
@@ -27,21 +27,15 @@ def run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
         compare_type=True,
-        include_name=_include_name,
         include_object=_object_filter(connection),
     )
     with context.begin_transaction():
         context.run_migrations()
 
 
-def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
-    """SQLite's FTS5 search table and its shadow tables are not declared in the schema."""
-    return not (type_ == "table" and name is not None and name.startswith(SEARCH_TABLE))
-
-
 def _object_filter(connection: Connection) -> Any:
-    """The trigram indexes exist only on PostgreSQL, and there only where pg_trgm is installed
-    (migration 0005_findings_search goes on without it)."""
+    """The text index exists only on SQLite; the trigram indexes only on PostgreSQL, and there
+    only where pg_trgm is installed (migration 0005_findings_search goes on without it)."""
     trigram = connection.dialect.name == "postgresql" and (
         connection.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first()
         is not None
@@ -50,6 +44,8 @@ def _object_filter(connection: Connection) -> Any:
     def include(obj: Any, name: str | None, type_: str, _reflected: bool, _other: Any) -> bool:
         if type_ == "index" and name in TRIGRAM_INDEXES:
             return trigram
+        if type_ == "index" and name == TEXT_INDEX:
+            return connection.dialect.name == "sqlite"
         return True
 
     return include

@@ -110,11 +110,13 @@ def finding_page(
     among: Sequence[int] | None = None,
 ) -> FindingPage:
     """One page of findings after `cursor` (before it when `backward`), in `sort` order;
-    `among`: the rowids `count_and_few` found, when it found them all ([]: none match)."""
+    `among`: the rowids `count_and_few` found, when it found them all ([]: none match). A text
+    filter is checked row by row here: with `among` on those rows only, without it (the text is
+    in more than `cap` findings) along the order's index, where matches come soon."""
     order = SORTS[sort]
     if among is not None and not among:
         return FindingPage([], [], False)
-    base = _matching(conn, connector, where, *PAGE_COLUMNS, among=among)
+    base = _matching(conn, connector, where, *PAGE_COLUMNS, among=among, text_index=False)
     descending = order.descending != backward
     indexes = list(range(len(order.segments)))
     if backward:
@@ -200,7 +202,8 @@ def count_matching(
 @dataclass(frozen=True)
 class Matching:
     """What a filter keeps: the count (up to cap + 1), and on SQLite the rowids of its findings
-    when there are at most `few` of them; on PostgreSQL [] when there are none; else None."""
+    when there are at most `few` of them (of a text filter: `cap`); on PostgreSQL [] when there
+    are none; else None."""
 
     total: int
     few: list[int] | None
@@ -222,7 +225,10 @@ def count_and_few(
     query = _matching(conn, connector, where, ROWID, text_first=True).limit(cap + 1)
     with reading("counting findings"):
         ids: list[int] = list(conn.execute(query).scalars())
-    return Matching(len(ids), ids if len(ids) <= few else None)
+    # A text's matches are found through the text index once, here; its pages read them all by
+    # rowid (up to cap), since an index walk checking the text row by row may read to its end.
+    keep = cap if where.text else few
+    return Matching(len(ids), ids if len(ids) <= keep else None)
 
 
 def _matching(
@@ -232,6 +238,7 @@ def _matching(
     *columns: sa.ColumnElement[Any],
     among: Sequence[int] | None = None,
     text_first: bool = False,
+    text_index: bool = True,
 ) -> sa.Select[Any]:
     """The findings the filter keeps (only those of `among`, SQLite rowids, when given); with
     `text_first`, read from the text filter's index when it has one (counts, not pages: those
@@ -239,8 +246,8 @@ def _matching(
 
     On SQLite, every findings index starts with the connector: a unary + on it keeps them all
     out of the plan. Without statistics SQLite takes "connector = ?" for selective and would walk
-    a whole index probing the FTS rows (or `among`) one by one; so a count reads the FTS rows
-    first, and a page of `among` reads those rows only (with the plain ILIKE: no FTS lookup)."""
+    a whole index probing the text index's rows (or `among`) one by one; so a count reads the
+    text index first, and a page of `among` reads those rows only (with the plain ILIKE)."""
     text_first = text_first and among is None and search.indexed((where.text or "").strip())
     mine: sa.ColumnElement[bool] = findings.c.connector == connector
     if conn.dialect.name == "sqlite" and (text_first or among):
@@ -248,7 +255,7 @@ def _matching(
     query = (
         sa.select(*columns)
         .select_from(findings.join(assets, FINDING_ASSET))
-        .where(mine, *finding_conditions(connector, where, text_index=among is None))
+        .where(mine, *finding_conditions(connector, where, text_index=text_index and among is None))
     )
     if among is not None:
         # Integers: written into the SQL, any number of them fits (no bound-parameter limit).

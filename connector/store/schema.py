@@ -134,11 +134,14 @@ findings = Table(
     Index(None, "connector", "source", "key"),
     Index(None, "connector", "type", "key"),
 )
-# Text search of name and url (migration 0005_findings_search; store/search.py). PostgreSQL:
-# these pg_trgm GIN indexes, absent where the extension could not be created (migrations/env.py
-# then leaves them out of the comparison). SQLite: the FTS5 table SEARCH_TABLE, kept in step by
-# triggers on findings; a virtual table, so not declared here (env.py skips it and its shadows).
-SEARCH_TABLE = "findings_search"
+# Text search of name and url (migration 0005_findings_search; store/search.py). SQLite: an index
+# holding every name and URL, which a substring search reads instead of the findings rows.
+# PostgreSQL: pg_trgm GIN indexes, absent where the extension could not be created
+# (migrations/env.py then leaves them out of the comparison).
+TEXT_INDEX = "ix_findings_text"
+Index(TEXT_INDEX, findings.c.connector, findings.c.key, findings.c.name, findings.c.url).ddl_if(
+    dialect="sqlite"
+)
 TRIGRAM_INDEXES = {"ix_findings_name_trgm": "name", "ix_findings_url_trgm": "url"}
 for _name, _column in TRIGRAM_INDEXES.items():
     Index(

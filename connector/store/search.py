@@ -2,26 +2,26 @@
 by an index where the database has one (migration 0005_findings_search).
 
 The filter is `name ILIKE %q% OR url ILIKE %q%` on every backend, so its rows never depend on an
-index. On SQLite the FTS5 trigram table `findings_search` narrows the rows first: a quoted FTS5
-phrase of q matches every row whose name or URL holds q up to Unicode case folding, a superset of
-SQLite's ASCII-only ILIKE, which then decides. A q under 3 characters has no trigram and is a
-plain scan. On PostgreSQL the pg_trgm GIN indexes serve the ILIKE itself (PostgreSQL rechecks
-their candidates), so the SQL is the same with or without them.
+index. On SQLite the rowids are first read from the index `ix_findings_text`, which holds every
+name and URL: no index can seek a substring, but scanning that index reads a few MB where the
+findings rows hold tens (evidence and all), and SQLite's planner takes it by itself as the one
+index that covers both columns (a test checks the plan). Its LIKE folds ASCII case exactly as
+SQLite's ILIKE (lower() LIKE lower()) does. On PostgreSQL the pg_trgm GIN indexes serve the
+ILIKE itself (PostgreSQL rechecks their candidates), so the SQL is the same with or without them.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.store.planhints import OnSQLite
-from connector.store.schema import SEARCH_TABLE, TRIGRAM_INDEXES, findings
+from connector.store.schema import TRIGRAM_INDEXES, findings
 
 log = logging.getLogger(__name__)
-
-TRIGRAM = 3  # characters in one trigram: the shortest text the FTS index can find
 
 
 def text_condition(text: str, *, use_index: bool = True) -> sa.ColumnElement[bool]:
@@ -34,18 +34,23 @@ def text_condition(text: str, *, use_index: bool = True) -> sa.ColumnElement[boo
     )
     if not (use_index and indexed(text)):
         return plain
-    search = sa.table(SEARCH_TABLE, sa.column("rowid"))
-    phrase = '"' + text.replace('"', '""') + '"'  # inside an FTS5 string every character is text
-    matching = sa.select(search.c.rowid).where(
-        sa.literal_column(SEARCH_TABLE).op("MATCH")(sa.literal(phrase, sa.String))
+    scan = findings.alias("text_scan")
+    matching: sa.Select[Any] = (
+        sa.select(sa.literal_column("text_scan.rowid"))
+        .select_from(scan)
+        .where(
+            sa.or_(scan.c.name.like(pattern, escape="\\"), scan.c.url.like(pattern, escape="\\"))
+        )
     )
-    narrowed = sa.and_(sa.literal_column("findings.rowid").in_(matching), plain)
+    # SQLite's LIKE and lower() both fold ASCII only, so this LIKE keeps exactly the ILIKE's rows
+    # (a test holds it to that on hostile texts): no recheck of the findings rows is needed.
+    narrowed = sa.literal_column("findings.rowid").in_(matching)
     return OnSQLite(narrowed, plain)
 
 
 def indexed(text: str) -> bool:
-    """Whether the SQLite FTS index can serve this text (PostgreSQL's trigrams decide alone)."""
-    return len(text) >= TRIGRAM and "\x00" not in text
+    """Whether the SQLite text index serves this text (PostgreSQL's trigrams decide alone)."""
+    return bool(text)
 
 
 def escape_like(text: str) -> str:
