@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.models import Severity
-from connector.store import search
 from connector.store.failures import reading
 from connector.store.queries import ExportFilter, finding_conditions
 from connector.store.schema import FINDING_ASSET, assets, findings
+from connector.store.search import ROWID
 
 PAGE_COLUMNS = (
     findings.c.key,
@@ -77,7 +77,6 @@ SORTS: dict[str, SortOrder] = {
 }
 DEFAULT_SORT = "severity"
 FEW = 1000  # on SQLite a filter keeping at most this many findings is paged through their rowids
-ROWID = sa.literal_column("findings.rowid", sa.Integer)
 
 
 @dataclass(frozen=True)
@@ -248,7 +247,7 @@ def _matching(
     out of the plan. Without statistics SQLite takes "connector = ?" for selective and would walk
     a whole index probing the text index's rows (or `among`) one by one; so a count reads the
     text index first, and a page of `among` reads those rows only (with the plain ILIKE)."""
-    text_first = text_first and among is None and search.indexed((where.text or "").strip())
+    text_first = text_first and among is None and bool((where.text or "").strip())
     mine: sa.ColumnElement[bool] = findings.c.connector == connector
     if conn.dialect.name == "sqlite" and (text_first or among):
         mine = sa.literal_column("+findings.connector", findings.c.connector.type) == connector

@@ -15,14 +15,14 @@ from connector.models import FindingStatus
 from connector.store.failures import reading
 from connector.store.schema import FINDING_ASSET, assets, finding_events, findings, sync_runs
 from connector.store.schema import weaknesses as weakness_table
+from connector.store.search import escape_like
 from connector.store.upsert import chunks
 
 _ACTIVE = FindingStatus.ACTIVE.value
 
 
 def _like(text: str) -> str:
-    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{escape_like(text.strip())}%"
 
 
 def asset_page(

@@ -47,5 +47,5 @@ def usually_true(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
 
     Without statistics SQLite takes a range for four times as selective as an equality, and would
     read a whole `last_seen >= ?` range and sort it rather than walk the index of a page's order
-    (a filter that keeps few rows is paged by row id, see console.few_matching)."""
+    (a filter that keeps few rows is paged by row id, see console.count_and_few)."""
     return OnSQLite(sa.func.likelihood(condition, sa.literal_column("0.9")), condition)

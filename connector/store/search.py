@@ -22,6 +22,7 @@ from connector.store.planhints import OnSQLite
 from connector.store.schema import TRIGRAM_INDEXES, findings
 
 log = logging.getLogger(__name__)
+ROWID = sa.literal_column("findings.rowid", sa.Integer)  # SQLite's row id of a finding
 
 
 def text_condition(text: str, *, use_index: bool = True) -> sa.ColumnElement[bool]:
@@ -32,7 +33,7 @@ def text_condition(text: str, *, use_index: bool = True) -> sa.ColumnElement[boo
         findings.c.name.ilike(pattern, escape="\\"),
         findings.c.url.ilike(pattern, escape="\\"),
     )
-    if not (use_index and indexed(text)):
+    if not (use_index and text):  # an empty text keeps every row with a name or URL: no index
         return plain
     scan = findings.alias("text_scan")
     matching: sa.Select[Any] = (
@@ -44,13 +45,8 @@ def text_condition(text: str, *, use_index: bool = True) -> sa.ColumnElement[boo
     )
     # SQLite's LIKE and lower() both fold ASCII only, so this LIKE keeps exactly the ILIKE's rows
     # (a test holds it to that on hostile texts): no recheck of the findings rows is needed.
-    narrowed = sa.literal_column("findings.rowid").in_(matching)
+    narrowed = ROWID.in_(matching)
     return OnSQLite(narrowed, plain)
-
-
-def indexed(text: str) -> bool:
-    """Whether the SQLite text index serves this text (PostgreSQL's trigrams decide alone)."""
-    return bool(text)
 
 
 def escape_like(text: str) -> str:
